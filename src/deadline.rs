@@ -1,0 +1,80 @@
+//! The time an invocation has: Lambda's deadline, less a safety margin kept for answering
+//! CloudFormation, so that slow IVS calls end in a FAILED answer rather than in silence.
+
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    /// Lambda stops the function here.
+    hard: Instant,
+    /// IVS work must stop here; the rest belongs to the answer.
+    work: Instant,
+}
+
+impl Deadline {
+    /// `lambda_deadline` is the wall-clock deadline the runtime gives with each event.
+    pub fn from_lambda(lambda_deadline: SystemTime, safety_margin: Duration) -> Self {
+        let left = lambda_deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        Self::after(left, safety_margin)
+    }
+
+    /// A deadline `left` from now, of which the last `safety_margin` is kept for the answer.
+    pub fn after(left: Duration, safety_margin: Duration) -> Self {
+        let now = Instant::now();
+        let hard = now + left;
+        let work = now + left.saturating_sub(safety_margin);
+        Deadline { hard, work }
+    }
+
+    /// Time left for IVS work.
+    pub fn work_left(&self) -> Duration {
+        self.work.saturating_duration_since(Instant::now())
+    }
+
+    pub fn work_expired(&self) -> bool {
+        self.work_left().is_zero()
+    }
+
+    /// Time left before Lambda stops the function.
+    pub fn hard_left(&self) -> Duration {
+        self.hard.saturating_duration_since(Instant::now())
+    }
+
+    pub fn work_instant(&self) -> Instant {
+        self.work
+    }
+
+    pub fn hard_instant(&self) -> Instant {
+        self.hard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margin_is_taken_from_the_work_time() {
+        let d = Deadline::after(Duration::from_secs(10), Duration::from_secs(3));
+        assert!(d.work_left() <= Duration::from_secs(7));
+        assert!(d.work_left() > Duration::from_millis(6_900));
+        assert!(d.hard_left() > Duration::from_millis(9_900));
+        assert!(!d.work_expired());
+    }
+
+    #[test]
+    fn less_time_than_the_margin_leaves_no_work_time() {
+        let d = Deadline::after(Duration::from_secs(2), Duration::from_secs(3));
+        assert!(d.work_expired());
+        assert!(d.hard_left() > Duration::from_millis(1_900));
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_expired() {
+        let d = Deadline::from_lambda(SystemTime::now() - Duration::from_secs(1), Duration::ZERO);
+        assert!(d.work_expired());
+        assert_eq!(d.hard_left(), Duration::ZERO);
+    }
+}

@@ -1,0 +1,375 @@
+//! What to do for a request: the pure decisions of the resource's lifecycle, kept apart from I/O
+//! so that each rule is tested without a server.
+
+use crate::event::{Identity, Request, RequestKind};
+use crate::properties::{self, PropertyError, RecordingSpec, REQUEST_MARKER_TAG};
+use std::collections::BTreeMap;
+
+/// CloudFormation allows a PhysicalResourceId of at most 1 KB.
+const MAX_PHYSICAL_ID: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Make a configuration: a Create, or an Update of a resource whose Create never made one.
+    Create {
+        spec: RecordingSpec,
+    },
+    /// An Update changed a create-only property: make a new configuration. The old one stays;
+    /// CloudFormation deletes it in its cleanup phase.
+    Replace {
+        old_arn: String,
+        spec: RecordingSpec,
+    },
+    /// An Update that changed at most `Tags`: set them in place on the same configuration.
+    UpdateTags {
+        arn: String,
+        tags: BTreeMap<String, String>,
+    },
+    Delete {
+        arn: String,
+    },
+    /// A Delete of a resource whose Create never made anything.
+    NothingToDelete,
+    /// The properties are invalid; nothing is sent to IVS.
+    Reject {
+        error: PropertyError,
+    },
+}
+
+pub fn decide(request: &Request) -> Action {
+    match &request.kind {
+        RequestKind::Create => create(&request.properties),
+        RequestKind::Update {
+            physical_resource_id,
+            old_properties,
+        } => {
+            if !is_recording_configuration_arn(physical_resource_id) {
+                return create(&request.properties);
+            }
+            let spec = match properties::parse(&request.properties) {
+                Ok(spec) => spec,
+                Err(error) => return Action::Reject { error },
+            };
+            // Old properties this version cannot read are treated as changed: a replacement is
+            // always safe, an in-place update of the wrong thing is not.
+            let replace = properties::parse(old_properties)
+                .map(|old| old.needs_replacement(&spec))
+                .unwrap_or(true);
+            if replace {
+                Action::Replace {
+                    old_arn: physical_resource_id.clone(),
+                    spec,
+                }
+            } else {
+                Action::UpdateTags {
+                    arn: physical_resource_id.clone(),
+                    tags: spec.tags,
+                }
+            }
+        }
+        RequestKind::Delete {
+            physical_resource_id,
+        } => {
+            if is_recording_configuration_arn(physical_resource_id) {
+                Action::Delete {
+                    arn: physical_resource_id.clone(),
+                }
+            } else {
+                Action::NothingToDelete
+            }
+        }
+    }
+}
+
+fn create(properties: &serde_json::Value) -> Action {
+    match properties::parse(properties) {
+        Ok(spec) => Action::Create { spec },
+        Err(error) => Action::Reject { error },
+    }
+}
+
+/// The PhysicalResourceId to answer with when no configuration can be named: the one
+/// CloudFormation already has, or, for a Create that made nothing, one derived from the stack,
+/// the logical id and the request, which a later Delete recognises as "nothing to delete".
+pub fn fallback_physical_id(request: &Request) -> String {
+    match request.physical_resource_id() {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => failed_create_id(&request.identity),
+    }
+}
+
+pub fn failed_create_id(identity: &Identity) -> String {
+    let stack_name = identity
+        .stack_id
+        .split('/')
+        .nth(1)
+        .unwrap_or(&identity.stack_id);
+    let id = format!(
+        "{stack_name}-{}-failed-create-{}",
+        identity.logical_resource_id, identity.request_id
+    );
+    truncate_to(id, MAX_PHYSICAL_ID)
+}
+
+fn truncate_to(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// `arn:<partition>:ivs:<region>:<account>:recording-configuration/<id>`, in any partition.
+pub fn is_recording_configuration_arn(id: &str) -> bool {
+    let parts: Vec<&str> = id.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let Some(resource_id) = resource.strip_prefix("recording-configuration/") else {
+        return false;
+    };
+    arn == "arn"
+        && partition.starts_with("aws")
+        && service == "ivs"
+        && !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !account.is_empty()
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !resource_id.is_empty()
+        && resource_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The region named in a recording-configuration ARN.
+pub fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// What TagResource and UntagResource must do to turn the tags a configuration has into the ones
+/// the template asks for. The request marker and AWS's own `aws:` tags are never removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagChanges {
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
+impl TagChanges {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+pub fn tag_changes(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> TagChanges {
+    let set = desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = current
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .filter(|k| k.as_str() != REQUEST_MARKER_TAG && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    TagChanges { set, remove }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const ARN: &str = "arn:aws:ivs:us-west-2:123456789012:recording-configuration/AbCdEf123456";
+
+    fn props(bucket: &str, tags: Value) -> Value {
+        json!({"ServiceToken": "t", "DestinationConfiguration": {"S3": {"BucketName": bucket}}, "Tags": tags})
+    }
+
+    fn request(kind: RequestKind, properties: Value) -> Request {
+        Request {
+            kind,
+            identity: Identity {
+                stack_id: "arn:aws:cloudformation:us-west-2:123456789012:stack/demo/1234".into(),
+                request_id: "req-1".into(),
+                logical_resource_id: "Recording".into(),
+            },
+            response_url: "https://example.com/x".into(),
+            properties,
+        }
+    }
+
+    fn update(physical: &str, old: Value, new: Value) -> Request {
+        request(
+            RequestKind::Update {
+                physical_resource_id: physical.into(),
+                old_properties: old,
+            },
+            new,
+        )
+    }
+
+    #[test]
+    fn create_validates_first() {
+        let ok = decide(&request(RequestKind::Create, props("bucket", json!({}))));
+        assert!(matches!(ok, Action::Create { .. }));
+        let bad = decide(&request(RequestKind::Create, props("B", json!({}))));
+        assert!(matches!(bad, Action::Reject { .. }));
+    }
+
+    #[test]
+    fn tag_only_update_is_in_place() {
+        let a = decide(&update(
+            ARN,
+            props("bucket", json!({"a": "1"})),
+            props("bucket", json!({"a": "2"})),
+        ));
+        assert_eq!(
+            a,
+            Action::UpdateTags {
+                arn: ARN.into(),
+                tags: [("a".into(), "2".into())].into()
+            }
+        );
+    }
+
+    #[test]
+    fn other_changes_replace_and_keep_the_old_arn_for_cloudformation() {
+        let a = decide(&update(
+            ARN,
+            props("bucket", json!({})),
+            props("other-bucket", json!({})),
+        ));
+        match a {
+            Action::Replace { old_arn, spec } => {
+                assert_eq!(old_arn, ARN);
+                assert_eq!(spec.bucket_name, "other-bucket");
+            }
+            other => panic!("expected Replace, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unreadable_old_properties_mean_replacement() {
+        let a = decide(&update(
+            ARN,
+            json!({"Bogus": 1}),
+            props("bucket", json!({})),
+        ));
+        assert!(matches!(a, Action::Replace { .. }), "{a:?}");
+    }
+
+    #[test]
+    fn update_of_a_failed_create_is_a_create() {
+        let a = decide(&update(
+            "demo-Recording-failed-create-req-0",
+            json!({}),
+            props("bucket", json!({})),
+        ));
+        assert!(matches!(a, Action::Create { .. }), "{a:?}");
+    }
+
+    #[test]
+    fn invalid_update_is_rejected() {
+        let a = decide(&update(
+            ARN,
+            props("bucket", json!({})),
+            props("bucket", json!({"aws:x": "y"})),
+        ));
+        assert!(matches!(a, Action::Reject { .. }), "{a:?}");
+    }
+
+    #[test]
+    fn delete_of_a_non_arn_touches_nothing() {
+        let kind = |id: &str| RequestKind::Delete {
+            physical_resource_id: id.into(),
+        };
+        assert_eq!(
+            decide(&request(kind("whatever-failed-create-1"), json!({}))),
+            Action::NothingToDelete
+        );
+        assert_eq!(
+            decide(&request(kind(ARN), json!({}))),
+            Action::Delete { arn: ARN.into() }
+        );
+    }
+
+    #[test]
+    fn failed_create_id_names_stack_logical_id_and_request_and_is_no_arn() {
+        let r = request(RequestKind::Create, json!({}));
+        let id = fallback_physical_id(&r);
+        assert_eq!(id, "demo-Recording-failed-create-req-1");
+        assert!(!is_recording_configuration_arn(&id));
+        let mut long = r.identity.clone();
+        long.request_id = "é".repeat(2000);
+        let id = failed_create_id(&long);
+        assert!(id.len() <= 1024 && !id.is_empty());
+    }
+
+    #[test]
+    fn fallback_keeps_the_id_cloudformation_has() {
+        let r = request(
+            RequestKind::Delete {
+                physical_resource_id: ARN.into(),
+            },
+            json!({}),
+        );
+        assert_eq!(fallback_physical_id(&r), ARN);
+    }
+
+    #[test]
+    fn recognises_recording_configuration_arns_only() {
+        assert!(is_recording_configuration_arn(ARN));
+        assert!(is_recording_configuration_arn(
+            "arn:aws-cn:ivs:cn-north-1:123456789012:recording-configuration/x1"
+        ));
+        for id in [
+            "",
+            "arn:aws:ivs:us-west-2:123456789012:channel/AbCd",
+            "arn:aws:ivs:us-west-2:123456789012:recording-configuration/",
+            "arn:aws:s3:us-west-2:123456789012:recording-configuration/AbCd",
+            "arn:aws:ivs:us-west-2:12345x:recording-configuration/AbCd",
+            "demo-Recording-failed-create-req-1",
+        ] {
+            assert!(!is_recording_configuration_arn(id), "{id}");
+        }
+        assert_eq!(arn_region(ARN), Some("us-west-2"));
+    }
+
+    #[test]
+    fn tag_changes_set_differences_and_keep_marker_and_aws_tags() {
+        let current: BTreeMap<String, String> = [
+            ("keep", "1"),
+            ("change", "old"),
+            ("drop", "x"),
+            (REQUEST_MARKER_TAG, "req"),
+            ("aws:cloudformation:stack-name", "s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let desired: BTreeMap<String, String> = [("keep", "1"), ("change", "new"), ("add", "y")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let c = tag_changes(&current, &desired);
+        assert_eq!(
+            c.set,
+            [
+                ("add".to_string(), "y".to_string()),
+                ("change".to_string(), "new".to_string())
+            ]
+            .into()
+        );
+        assert_eq!(c.remove, vec!["drop".to_string()]);
+        assert!(tag_changes(&desired, &desired).is_empty());
+    }
+}

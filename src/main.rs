@@ -1,0 +1,26 @@
+//! The Lambda function: the `bootstrap` of a `provided.al2023` custom runtime. It builds the IVS
+//! client once per process and hands every event to the handler.
+
+use cfn_ivs_recording::handler::{Handler, HandlerConfig};
+use cfn_ivs_recording::{ivs, logging};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+// One thread: a custom resource handles one event at a time, and a lone thread starts faster.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init(std::io::stdout);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let handler = Handler::new(ivs::client(&sdk), HandlerConfig::default());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        // Boxed: the handler's future type is too deep for the compiler's layout query when
+        // nested inside the runtime's own futures.
+        Box::pin(async move {
+            handler
+                .handle(event.payload, event.context.deadline())
+                .await
+        })
+    }))
+    .await
+}

@@ -1,0 +1,762 @@
+//! The resource's properties: parsed from the event's `ResourceProperties` and validated with the
+//! ranges, patterns and enums of the IVS API model before anything is sent to IVS.
+//!
+//! The shape mirrors the native `AWS::IVS::RecordingConfiguration`. CloudFormation sends every
+//! scalar as a string, hand-written events send JSON numbers: both are accepted. `Tags` come as
+//! the native list of `{Key, Value}` or as a `{key: value}` map.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Tag key that records which CloudFormation request created a configuration, so that a
+/// redelivered Create finds its configuration instead of making a second one.
+pub const REQUEST_MARKER_TAG: &str = "cfn-ivs-recording:request-id";
+/// IVS allows 50 tags per resource; one of them is the request marker.
+pub const MAX_USER_TAGS: usize = 49;
+
+pub const RECORDING_MODES: &[&str] = &["INTERVAL", "DISABLED"];
+pub const RESOLUTIONS: &[&str] = &["FULL_HD", "HD", "SD", "LOWEST_RESOLUTION"];
+pub const STORAGES: &[&str] = &["SEQUENTIAL", "LATEST"];
+pub const RENDITION_SELECTIONS: &[&str] = &["ALL", "NONE", "CUSTOM"];
+pub const RENDITIONS: &[&str] = &["FULL_HD", "HD", "SD", "LOWEST_RESOLUTION"];
+
+/// Keys CloudFormation adds to `ResourceProperties` that are not properties of the resource.
+const IGNORED_TOP_LEVEL: &[&str] = &["ServiceToken", "ServiceTimeout"];
+const TOP_LEVEL: &[&str] = &[
+    "DestinationConfiguration",
+    "Name",
+    "RecordingReconnectWindowSeconds",
+    "Tags",
+    "ThumbnailConfiguration",
+    "RenditionConfiguration",
+];
+const DESTINATION: &[&str] = &["S3"];
+const S3: &[&str] = &["BucketName"];
+const THUMBNAIL: &[&str] = &[
+    "RecordingMode",
+    "TargetIntervalSeconds",
+    "Resolution",
+    "Storage",
+];
+const RENDITION: &[&str] = &["RenditionSelection", "Renditions"];
+const TAG_ENTRY: &[&str] = &["Key", "Value"];
+
+/// A validated recording configuration, as the user asked for it. `None` means "not given":
+/// IVS then applies its own default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordingSpec {
+    pub bucket_name: String,
+    pub name: Option<String>,
+    pub recording_reconnect_window_seconds: Option<i32>,
+    pub thumbnail: Option<ThumbnailSpec>,
+    pub rendition: Option<RenditionSpec>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ThumbnailSpec {
+    pub recording_mode: Option<&'static str>,
+    pub target_interval_seconds: Option<i64>,
+    pub resolution: Option<&'static str>,
+    pub storage: Option<Vec<&'static str>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenditionSpec {
+    pub selection: Option<&'static str>,
+    pub renditions: Option<Vec<&'static str>>,
+}
+
+impl RecordingSpec {
+    /// True when `other` differs from `self` in anything but `Tags`: IVS has no update API, so
+    /// such a change means a new configuration.
+    pub fn needs_replacement(&self, other: &RecordingSpec) -> bool {
+        let strip = |s: &RecordingSpec| RecordingSpec {
+            tags: BTreeMap::new(),
+            ..s.clone()
+        };
+        strip(self) != strip(other)
+    }
+}
+
+/// Why the properties were refused. Every message names the property path and what is allowed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PropertyError {
+    #[error("ResourceProperties must be a JSON object")]
+    NotAnObject,
+    #[error("{path} is required")]
+    Missing { path: String },
+    #[error("{path} is not a property of Custom::IvsRecordingConfiguration{}", suggestion_text(.suggestion))]
+    Unknown {
+        path: String,
+        suggestion: Option<String>,
+    },
+    #[error("{path} must be {expected}")]
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
+    #[error("{path} must be a whole number, got {value:?}")]
+    NotANumber { path: String, value: String },
+    #[error("{path} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        path: String,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
+    #[error("{path} must be {min} to {max} characters long, got {len}")]
+    Length {
+        path: String,
+        len: usize,
+        min: usize,
+        max: usize,
+    },
+    #[error("{path} may contain only {allowed}, got {value:?}")]
+    Pattern {
+        path: String,
+        value: String,
+        allowed: &'static str,
+    },
+    #[error("{path} must be one of {}, got {value:?}", .allowed.join(" | "))]
+    NotInEnum {
+        path: String,
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    #[error("{path} lists {value} more than once")]
+    Duplicate { path: String, value: String },
+    #[error("{path} may list at most {max} values, got {len}")]
+    TooMany {
+        path: String,
+        len: usize,
+        max: usize,
+    },
+    #[error("ThumbnailConfiguration.TargetIntervalSeconds is allowed only with RecordingMode INTERVAL, not DISABLED")]
+    IntervalWithDisabled,
+    #[error("RenditionConfiguration.Renditions must list at least one of {} when RenditionSelection is CUSTOM", RENDITIONS.join(" | "))]
+    CustomWithoutRenditions,
+    #[error("Tags may hold at most {MAX_USER_TAGS} tags (IVS allows 50, one is used by cfn-ivs-recording's request marker {REQUEST_MARKER_TAG}), got {count}")]
+    TooManyTags { count: usize },
+    #[error("Tags key {key:?} is reserved: keys starting with \"aws:\" belong to AWS and {REQUEST_MARKER_TAG} to this resource")]
+    ReservedTagKey { key: String },
+}
+
+fn suggestion_text(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("; did you mean {s}?"),
+        None => String::new(),
+    }
+}
+
+/// Parses and validates `ResourceProperties`.
+pub fn parse(properties: &Value) -> Result<RecordingSpec, PropertyError> {
+    let top = properties.as_object().ok_or(PropertyError::NotAnObject)?;
+    let known: Vec<&str> = TOP_LEVEL.iter().chain(IGNORED_TOP_LEVEL).copied().collect();
+    reject_unknown(top, "", &known)?;
+
+    let destination = require(top, "", "DestinationConfiguration")?;
+    let destination = object(destination, "DestinationConfiguration")?;
+    reject_unknown(destination, "DestinationConfiguration", DESTINATION)?;
+    let s3 = object(
+        require(destination, "DestinationConfiguration", "S3")?,
+        "DestinationConfiguration.S3",
+    )?;
+    reject_unknown(s3, "DestinationConfiguration.S3", S3)?;
+    let bucket_path = "DestinationConfiguration.S3.BucketName";
+    let bucket_name = string(
+        require(s3, "DestinationConfiguration.S3", "BucketName")?,
+        bucket_path,
+    )?;
+    check_text(
+        &bucket_name,
+        bucket_path,
+        3,
+        63,
+        "lower-case letters, digits, '-' and '.'",
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.',
+    )?;
+
+    let name = optional(top, "Name", |v| {
+        let name = string(v, "Name")?;
+        check_text(&name, "Name", 0, 128, "letters, digits, '-' and '_'", |c| {
+            c.is_ascii_alphanumeric() || c == '-' || c == '_'
+        })?;
+        Ok(name)
+    })?;
+    let recording_reconnect_window_seconds =
+        optional(top, "RecordingReconnectWindowSeconds", |v| {
+            integer(v, "RecordingReconnectWindowSeconds", 0, 300).map(|n| n as i32)
+        })?;
+    let thumbnail = optional(top, "ThumbnailConfiguration", thumbnail)?;
+    let rendition = optional(top, "RenditionConfiguration", rendition)?;
+    let tags = optional(top, "Tags", tags)?.unwrap_or_default();
+
+    Ok(RecordingSpec {
+        bucket_name,
+        name,
+        recording_reconnect_window_seconds,
+        thumbnail,
+        rendition,
+        tags,
+    })
+}
+
+fn thumbnail(value: &Value) -> Result<ThumbnailSpec, PropertyError> {
+    let base = "ThumbnailConfiguration";
+    let map = object(value, base)?;
+    reject_unknown(map, base, THUMBNAIL)?;
+    let recording_mode = optional(map, "RecordingMode", |v| {
+        one_of(v, "ThumbnailConfiguration.RecordingMode", RECORDING_MODES)
+    })?;
+    let target_interval_seconds = optional(map, "TargetIntervalSeconds", |v| {
+        integer(v, "ThumbnailConfiguration.TargetIntervalSeconds", 1, 60)
+    })?;
+    if recording_mode == Some("DISABLED") && target_interval_seconds.is_some() {
+        return Err(PropertyError::IntervalWithDisabled);
+    }
+    let resolution = optional(map, "Resolution", |v| {
+        one_of(v, "ThumbnailConfiguration.Resolution", RESOLUTIONS)
+    })?;
+    let storage = optional(map, "Storage", |v| {
+        enum_list(v, "ThumbnailConfiguration.Storage", STORAGES, true)
+    })?;
+    Ok(ThumbnailSpec {
+        recording_mode,
+        target_interval_seconds,
+        resolution,
+        storage,
+    })
+}
+
+fn rendition(value: &Value) -> Result<RenditionSpec, PropertyError> {
+    let base = "RenditionConfiguration";
+    let map = object(value, base)?;
+    reject_unknown(map, base, RENDITION)?;
+    let selection = optional(map, "RenditionSelection", |v| {
+        one_of(
+            v,
+            "RenditionConfiguration.RenditionSelection",
+            RENDITION_SELECTIONS,
+        )
+    })?;
+    let renditions = optional(map, "Renditions", |v| {
+        enum_list(v, "RenditionConfiguration.Renditions", RENDITIONS, false)
+    })?;
+    let listed = renditions.as_ref().is_some_and(|r| !r.is_empty());
+    if selection == Some("CUSTOM") && !listed {
+        return Err(PropertyError::CustomWithoutRenditions);
+    }
+    Ok(RenditionSpec {
+        selection,
+        renditions,
+    })
+}
+
+fn tags(value: &Value) -> Result<BTreeMap<String, String>, PropertyError> {
+    let pairs: Vec<(String, String)> = match value {
+        Value::Array(entries) => entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| tag_entry(entry, i))
+            .collect::<Result<_, _>>()?,
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), scalar(v, &format!("Tags.{k}"))?)))
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(PropertyError::WrongType {
+                path: "Tags".into(),
+                expected: "a list of {Key, Value} or a map of key to value",
+            })
+        }
+    };
+    if pairs.len() > MAX_USER_TAGS {
+        return Err(PropertyError::TooManyTags { count: pairs.len() });
+    }
+    let mut tags = BTreeMap::new();
+    for (key, value) in pairs {
+        check_tag(&key, &value)?;
+        if tags.insert(key.clone(), value).is_some() {
+            return Err(PropertyError::Duplicate {
+                path: "Tags".into(),
+                value: format!("the key {key:?}"),
+            });
+        }
+    }
+    Ok(tags)
+}
+
+fn tag_entry(entry: &Value, index: usize) -> Result<(String, String), PropertyError> {
+    let path = format!("Tags[{index}]");
+    let map = entry.as_object().ok_or_else(|| PropertyError::WrongType {
+        path: path.clone(),
+        expected: "an object {Key, Value}",
+    })?;
+    reject_unknown(map, &path, TAG_ENTRY)?;
+    let key = string(require(map, &path, "Key")?, &format!("{path}.Key"))?;
+    let value = scalar(require(map, &path, "Value")?, &format!("{path}.Value"))?;
+    Ok((key, value))
+}
+
+fn check_tag(key: &str, value: &str) -> Result<(), PropertyError> {
+    let allowed = "letters, digits, spaces and _ . : / = + - @";
+    let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if key.to_ascii_lowercase().starts_with("aws:") || key == REQUEST_MARKER_TAG {
+        return Err(PropertyError::ReservedTagKey { key: key.into() });
+    }
+    check_text(key, "Tags key", 1, 128, allowed, tag_char)?;
+    check_text(
+        value,
+        &format!("Tags value of {key:?}"),
+        0,
+        256,
+        allowed,
+        tag_char,
+    )
+}
+
+fn reject_unknown(
+    map: &Map<String, Value>,
+    base: &str,
+    known: &[&str],
+) -> Result<(), PropertyError> {
+    match map.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(PropertyError::Unknown {
+            path: join(base, key),
+            suggestion: nearest(key, known).map(|s| join(base, s)),
+        }),
+    }
+}
+
+/// The known name closest to a misspelt one, when it is close enough to be a likely typo.
+fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, &k.to_ascii_lowercase()), *k))
+        .min()
+        .filter(|(distance, k)| *distance <= (k.len() / 3).max(2))
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+fn join(base: &str, key: &str) -> String {
+    if base.is_empty() {
+        key.to_string()
+    } else {
+        format!("{base}.{key}")
+    }
+}
+
+fn require<'a>(
+    map: &'a Map<String, Value>,
+    base: &str,
+    key: &str,
+) -> Result<&'a Value, PropertyError> {
+    map.get(key)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| PropertyError::Missing {
+            path: join(base, key),
+        })
+}
+
+fn optional<T>(
+    map: &Map<String, Value>,
+    key: &str,
+    parse: impl FnOnce(&Value) -> Result<T, PropertyError>,
+) -> Result<Option<T>, PropertyError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => parse(value).map(Some),
+    }
+}
+
+fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PropertyError> {
+    value.as_object().ok_or_else(|| PropertyError::WrongType {
+        path: path.into(),
+        expected: "an object",
+    })
+}
+
+fn string(value: &Value, path: &str) -> Result<String, PropertyError> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| PropertyError::WrongType {
+            path: path.into(),
+            expected: "a string",
+        })
+}
+
+/// A string, or a number or boolean that a hand-written template left unquoted.
+fn scalar(value: &Value, path: &str) -> Result<String, PropertyError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(PropertyError::WrongType {
+            path: path.into(),
+            expected: "a string",
+        }),
+    }
+}
+
+fn integer(value: &Value, path: &str, min: i64, max: i64) -> Result<i64, PropertyError> {
+    let not_a_number = || PropertyError::NotANumber {
+        path: path.into(),
+        value: value.to_string(),
+    };
+    let n = match value {
+        Value::Number(n) => n.as_i64().ok_or_else(not_a_number)?,
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| not_a_number())?,
+        _ => return Err(not_a_number()),
+    };
+    if !(min..=max).contains(&n) {
+        return Err(PropertyError::OutOfRange {
+            path: path.into(),
+            value: n,
+            min,
+            max,
+        });
+    }
+    Ok(n)
+}
+
+fn one_of(
+    value: &Value,
+    path: &str,
+    allowed: &'static [&'static str],
+) -> Result<&'static str, PropertyError> {
+    let given = value.as_str().ok_or_else(|| PropertyError::NotInEnum {
+        path: path.into(),
+        value: value.to_string(),
+        allowed,
+    })?;
+    allowed
+        .iter()
+        .find(|a| **a == given)
+        .copied()
+        .ok_or_else(|| PropertyError::NotInEnum {
+            path: path.into(),
+            value: given.into(),
+            allowed,
+        })
+}
+
+fn enum_list(
+    value: &Value,
+    path: &str,
+    allowed: &'static [&'static str],
+    unique: bool,
+) -> Result<Vec<&'static str>, PropertyError> {
+    let items = value.as_array().ok_or_else(|| PropertyError::WrongType {
+        path: path.into(),
+        expected: "a list",
+    })?;
+    if items.len() > allowed.len() && unique {
+        return Err(PropertyError::TooMany {
+            path: path.into(),
+            len: items.len(),
+            max: allowed.len(),
+        });
+    }
+    let mut values: Vec<&'static str> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let v = one_of(item, &format!("{path}[{i}]"), allowed)?;
+        if unique && values.contains(&v) {
+            return Err(PropertyError::Duplicate {
+                path: path.into(),
+                value: v.into(),
+            });
+        }
+        values.push(v);
+    }
+    Ok(values)
+}
+
+fn check_text(
+    value: &str,
+    path: &str,
+    min: usize,
+    max: usize,
+    allowed: &'static str,
+    valid_char: impl Fn(char) -> bool,
+) -> Result<(), PropertyError> {
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(PropertyError::Length {
+            path: path.into(),
+            len,
+            min,
+            max,
+        });
+    }
+    if !value.chars().all(valid_char) {
+        return Err(PropertyError::Pattern {
+            path: path.into(),
+            value: value.into(),
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+               "DestinationConfiguration": {"S3": {"BucketName": "my-bucket"}}})
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut v = minimal();
+        v[key] = value;
+        v
+    }
+
+    fn error_of(v: Value) -> String {
+        parse(&v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_properties_parse_and_service_token_is_ignored() {
+        let spec = parse(&minimal()).unwrap();
+        assert_eq!(spec.bucket_name, "my-bucket");
+        assert_eq!(
+            spec,
+            RecordingSpec {
+                bucket_name: "my-bucket".into(),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn all_properties_parse_from_cloudformation_strings() {
+        let v = json!({
+            "DestinationConfiguration": {"S3": {"BucketName": "b.u-c"}},
+            "Name": "rec_1-a",
+            "RecordingReconnectWindowSeconds": "30",
+            "ThumbnailConfiguration": {"RecordingMode": "INTERVAL", "TargetIntervalSeconds": "20",
+                                        "Resolution": "HD", "Storage": ["SEQUENTIAL", "LATEST"]},
+            "RenditionConfiguration": {"RenditionSelection": "CUSTOM", "Renditions": ["HD", "SD"]},
+            "Tags": [{"Key": "team", "Value": "video"}, {"Key": "env", "Value": "prod"}]
+        });
+        let spec = parse(&v).unwrap();
+        assert_eq!(spec.name.as_deref(), Some("rec_1-a"));
+        assert_eq!(spec.recording_reconnect_window_seconds, Some(30));
+        let t = spec.thumbnail.unwrap();
+        assert_eq!(t.target_interval_seconds, Some(20));
+        assert_eq!(t.resolution, Some("HD"));
+        assert_eq!(t.storage, Some(vec!["SEQUENTIAL", "LATEST"]));
+        assert_eq!(spec.rendition.unwrap().renditions, Some(vec!["HD", "SD"]));
+        assert_eq!(spec.tags.get("team").map(String::as_str), Some("video"));
+        assert_eq!(spec.tags.len(), 2);
+    }
+
+    #[test]
+    fn numbers_as_json_numbers_equal_numbers_as_strings() {
+        let a = parse(&with("RecordingReconnectWindowSeconds", json!(45))).unwrap();
+        let b = parse(&with("RecordingReconnectWindowSeconds", json!("45"))).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.recording_reconnect_window_seconds, Some(45));
+    }
+
+    #[test]
+    fn tags_as_map_equal_tags_as_list() {
+        let a = parse(&with("Tags", json!({"a": "1", "b": "2"}))).unwrap();
+        let b = parse(&with(
+            "Tags",
+            json!([{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]),
+        ))
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.tags.len(), 2);
+    }
+
+    #[test]
+    fn missing_bucket_names_the_property() {
+        let e = error_of(json!({"DestinationConfiguration": {"S3": {}}}));
+        assert_eq!(e, "DestinationConfiguration.S3.BucketName is required");
+        let e = error_of(json!({"Name": "x"}));
+        assert_eq!(e, "DestinationConfiguration is required");
+    }
+
+    #[test]
+    fn bad_bucket_name_says_what_is_allowed() {
+        let e = error_of(json!({"DestinationConfiguration": {"S3": {"BucketName": "My_Bucket"}}}));
+        assert!(
+            e.contains(
+                "DestinationConfiguration.S3.BucketName may contain only lower-case letters"
+            ),
+            "{e}"
+        );
+        let e = error_of(json!({"DestinationConfiguration": {"S3": {"BucketName": "ab"}}}));
+        assert!(e.contains("must be 3 to 63 characters long, got 2"), "{e}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_or_not_numbers_are_refused() {
+        let e = error_of(with("RecordingReconnectWindowSeconds", json!("301")));
+        assert_eq!(
+            e,
+            "RecordingReconnectWindowSeconds must be between 0 and 300, got 301"
+        );
+        let e = error_of(with("RecordingReconnectWindowSeconds", json!("thirty")));
+        assert!(
+            e.starts_with("RecordingReconnectWindowSeconds must be a whole number"),
+            "{e}"
+        );
+        let e = error_of(with("RecordingReconnectWindowSeconds", json!(1.5)));
+        assert!(e.contains("whole number"), "{e}");
+        let e = error_of(with(
+            "ThumbnailConfiguration",
+            json!({"TargetIntervalSeconds": 0}),
+        ));
+        assert_eq!(
+            e,
+            "ThumbnailConfiguration.TargetIntervalSeconds must be between 1 and 60, got 0"
+        );
+    }
+
+    #[test]
+    fn wrong_enum_lists_the_allowed_values() {
+        let e = error_of(with("ThumbnailConfiguration", json!({"Resolution": "4K"})));
+        assert_eq!(
+            e,
+            "ThumbnailConfiguration.Resolution must be one of FULL_HD | HD | SD | LOWEST_RESOLUTION, got \"4K\""
+        );
+        let e = error_of(with(
+            "ThumbnailConfiguration",
+            json!({"Storage": ["LATEST", "NEWEST"]}),
+        ));
+        assert!(
+            e.starts_with("ThumbnailConfiguration.Storage[1] must be one of SEQUENTIAL | LATEST"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn interval_with_disabled_recording_mode_is_refused() {
+        let e = error_of(with(
+            "ThumbnailConfiguration",
+            json!({"RecordingMode": "DISABLED", "TargetIntervalSeconds": "10"}),
+        ));
+        assert!(
+            e.contains("TargetIntervalSeconds is allowed only with RecordingMode INTERVAL"),
+            "{e}"
+        );
+        assert!(parse(&with(
+            "ThumbnailConfiguration",
+            json!({"RecordingMode": "DISABLED"})
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn custom_renditions_need_a_list() {
+        for renditions in [json!(null), json!([])] {
+            let e = error_of(with(
+                "RenditionConfiguration",
+                json!({"RenditionSelection": "CUSTOM", "Renditions": renditions}),
+            ));
+            assert!(
+                e.contains("must list at least one of FULL_HD | HD | SD | LOWEST_RESOLUTION"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_storage_is_refused() {
+        let e = error_of(with(
+            "ThumbnailConfiguration",
+            json!({"Storage": ["LATEST", "LATEST"]}),
+        ));
+        assert_eq!(
+            e,
+            "ThumbnailConfiguration.Storage lists LATEST more than once"
+        );
+    }
+
+    #[test]
+    fn too_many_tags_are_refused() {
+        let tags: Map<String, Value> = (0..50).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let e = error_of(with("Tags", Value::Object(tags)));
+        assert!(e.starts_with("Tags may hold at most 49 tags"), "{e}");
+        let tags: Map<String, Value> = (0..49).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert!(parse(&with("Tags", Value::Object(tags))).is_ok());
+    }
+
+    #[test]
+    fn reserved_and_malformed_tags_are_refused() {
+        let e = error_of(with("Tags", json!({"aws:cloudformation:stack-name": "x"})));
+        assert!(e.contains("is reserved"), "{e}");
+        let e = error_of(with("Tags", json!({REQUEST_MARKER_TAG: "x"})));
+        assert!(e.contains("is reserved"), "{e}");
+        let e = error_of(with("Tags", json!([{"Key": "", "Value": "x"}])));
+        assert!(
+            e.contains("Tags key must be 1 to 128 characters long"),
+            "{e}"
+        );
+        let e = error_of(with(
+            "Tags",
+            json!([{"Key": "a", "Value": "x"}, {"Key": "a", "Value": "y"}]),
+        ));
+        assert!(e.contains("more than once"), "{e}");
+        let e = error_of(with("Tags", json!([{"Key": "a"}])));
+        assert_eq!(e, "Tags[0].Value is required");
+        let e = error_of(with("Tags", json!({"a": "semi;colon"})));
+        assert!(
+            e.contains("may contain only letters, digits, spaces"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_property_names_the_nearest_known_one() {
+        let e = error_of(with("RecordingReconectWindowSeconds", json!("30")));
+        assert_eq!(
+            e,
+            "RecordingReconectWindowSeconds is not a property of Custom::IvsRecordingConfiguration; did you mean RecordingReconnectWindowSeconds?"
+        );
+        let e = error_of(json!({"DestinationConfiguration": {"S3": {"bucketName": "abc"}}}));
+        assert!(
+            e.ends_with("did you mean DestinationConfiguration.S3.BucketName?"),
+            "{e}"
+        );
+        let e = error_of(with("Colour", json!("red")));
+        assert_eq!(
+            e,
+            "Colour is not a property of Custom::IvsRecordingConfiguration"
+        );
+    }
+
+    #[test]
+    fn replacement_ignores_tags_only() {
+        let a = parse(&with("Tags", json!({"a": "1"}))).unwrap();
+        let b = parse(&with("Tags", json!({"a": "2"}))).unwrap();
+        assert!(!a.needs_replacement(&b));
+        let c = parse(&with("Name", json!("other"))).unwrap();
+        assert!(a.needs_replacement(&c));
+    }
+}

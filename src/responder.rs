@@ -1,0 +1,335 @@
+//! Delivering the answer: the PUT to CloudFormation's pre-signed ResponseURL, retried on
+//! connection errors and 5xx with jittered backoff until the function's deadline.
+//!
+//! The PUT carries no Content-Type (the URL's signature covers the headers, and S3 refuses a
+//! content type it was not signed with) and a Content-Length equal to the body's byte length.
+//! It uses the same hyper and rustls the IVS client uses, so the binary holds one TLS stack.
+//! The URL's query string is the signature, a credential for the stack: it is never logged.
+
+use crate::backoff::BackoffPolicy;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{header, Method, Request, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::OnceCell;
+use tracing::{info, warn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub backoff: BackoffPolicy,
+    /// One attempt may take this long; S3 answers a PUT in well under a second.
+    pub attempt_timeout: Duration,
+}
+
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+    backoff: BackoffPolicy {
+        first: Duration::from_millis(200),
+        max: Duration::from_secs(5),
+        jitter: true,
+    },
+    attempt_timeout: Duration::from_secs(5),
+};
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SendError {
+    #[error("ResponseURL is not a URL: {0}")]
+    InvalidUrl(String),
+    #[error(
+        "ResponseURL must be https (plain http only to a loopback host), got {scheme}://{host}"
+    )]
+    NotHttps { scheme: String, host: String },
+    #[error("{url} refused the answer with HTTP {status}: {body}")]
+    Refused {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("the answer could not be delivered to {url} in {attempts} attempts before the deadline; last error: {last}")]
+    Undelivered {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+}
+
+type PlainClient = Client<HttpConnector, Full<Bytes>>;
+type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Sends answers; cheap to share, the HTTPS client is built on the first https URL.
+#[derive(Debug)]
+pub struct Responder {
+    policy: RetryPolicy,
+    plain: PlainClient,
+    tls: OnceCell<TlsClient>,
+}
+
+impl Responder {
+    pub fn new(policy: RetryPolicy) -> Self {
+        Responder {
+            policy,
+            plain: Client::builder(TokioExecutor::new()).build_http(),
+            tls: OnceCell::new(),
+        }
+    }
+
+    /// PUTs `body` to `url`, retrying until `deadline`. Returns the status S3 answered.
+    pub async fn send(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<u16, SendError> {
+        let target = Target::parse(url)?;
+        let body = Bytes::from(body);
+        let mut backoff = self.policy.backoff.start();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let outcome = match tokio::time::timeout(
+                self.policy.attempt_timeout.min(left),
+                self.put(&target, body.clone()),
+            )
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Attempt::Retry(format!(
+                    "no answer within {:?}",
+                    self.policy.attempt_timeout.min(left)
+                ))),
+            };
+            let last = match outcome {
+                Ok(status) => {
+                    info!(url = %target.redacted, status, attempts, "answer delivered");
+                    return Ok(status);
+                }
+                Err(Attempt::Refused { status, body }) => {
+                    return Err(SendError::Refused {
+                        url: target.redacted,
+                        status,
+                        body,
+                    })
+                }
+                Err(Attempt::Retry(reason)) => reason,
+            };
+            let delay = backoff.next_delay();
+            if Instant::now() + delay >= deadline {
+                return Err(SendError::Undelivered {
+                    url: target.redacted,
+                    attempts,
+                    last,
+                });
+            }
+            warn!(url = %target.redacted, attempts, error = %last, "answer not delivered, retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn put(&self, target: &Target, body: Bytes) -> Result<u16, Attempt> {
+        let request = Request::builder()
+            .method(Method::PUT)
+            .uri(target.uri.clone())
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Full::new(body))
+            .expect("method, a parsed URI and a numeric header always build a request");
+        let response = if target.tls {
+            self.tls_client()
+                .await
+                .map_err(|e| Attempt::Retry(format!("TLS setup failed: {e}")))?
+                .request(request)
+                .await
+        } else {
+            self.plain.request(request).await
+        }
+        .map_err(|e| Attempt::Retry(error_chain(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status.as_u16());
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| {
+                String::from_utf8_lossy(&b.to_bytes())
+                    .chars()
+                    .take(300)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if is_retryable(status) {
+            Err(Attempt::Retry(format!("HTTP {}: {body}", status.as_u16())))
+        } else {
+            Err(Attempt::Refused {
+                status: status.as_u16(),
+                body,
+            })
+        }
+    }
+
+    async fn tls_client(&self) -> std::io::Result<&TlsClient> {
+        self.tls
+            .get_or_try_init(|| async {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_native_roots()?
+                    .https_only()
+                    .enable_http1()
+                    .build();
+                Ok(Client::builder(TokioExecutor::new()).build(connector))
+            })
+            .await
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    Refused { status: u16, body: String },
+}
+
+/// S3 asks for a retry with 5xx (and 503 SlowDown); 408 and 429 are passing too. Any other
+/// client error (an expired or tampered signature) will not get better.
+fn is_retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A checked ResponseURL.
+struct Target {
+    uri: Uri,
+    tls: bool,
+    /// scheme, host and path: what may be logged.
+    redacted: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, SendError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| SendError::InvalidUrl(e.to_string()))?;
+        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+            return Err(SendError::InvalidUrl(
+                "it needs a scheme and a host".to_string(),
+            ));
+        };
+        let tls = match scheme {
+            "https" => true,
+            "http" if is_loopback(host) => false,
+            _ => {
+                return Err(SendError::NotHttps {
+                    scheme: scheme.to_string(),
+                    host: host.to_string(),
+                })
+            }
+        };
+        let redacted = redact(&uri);
+        Ok(Target { uri, tls, redacted })
+    }
+}
+
+/// The URL without its query string (the signature).
+pub fn redact(uri: &Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or(""),
+        uri.authority().map(|a| a.as_str()).unwrap_or(""),
+        uri.path()
+    )
+}
+
+/// The redacted form of a URL string, for logs; a string that is not a URL is not shown at all.
+pub fn redact_str(url: &str) -> String {
+    url.parse::<Uri>()
+        .map(|u| redact(&u))
+        .unwrap_or_else(|_| "(not a URL)".to_string())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_anywhere_and_http_only_on_loopback() {
+        assert!(
+            Target::parse("https://bucket.s3.amazonaws.com/a?X-Amz-Signature=s")
+                .unwrap()
+                .tls
+        );
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://127.3.4.5/x",
+            "http://localhost:80/x",
+            "http://[::1]:8080/x",
+        ] {
+            assert!(!Target::parse(url).unwrap().tls, "{url}");
+        }
+        for url in [
+            "http://example.com/x",
+            "http://10.0.0.1/x",
+            "http://127.0.0.1.example.com/x",
+        ] {
+            let e = Target::parse(url).err().unwrap();
+            assert!(matches!(e, SendError::NotHttps { .. }), "{url}: {e}");
+        }
+        let e = Target::parse("ftp://127.0.0.1/x").err().unwrap();
+        assert!(
+            e.to_string().starts_with("ResponseURL must be https"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn not_a_url_is_refused() {
+        for url in ["not a url", "", "/just/a/path"] {
+            assert!(
+                matches!(Target::parse(url), Err(SendError::InvalidUrl(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn redaction_drops_the_signature() {
+        let url = "https://cfn.s3.amazonaws.com/arn%3Aaws/stack?X-Amz-Signature=SECRET&X-Amz-Credential=AKID";
+        let r = redact_str(url);
+        assert_eq!(r, "https://cfn.s3.amazonaws.com/arn%3Aaws/stack");
+        assert!(!r.contains("SECRET"));
+        assert_eq!(redact_str("not a url"), "(not a URL)");
+    }
+
+    #[test]
+    fn only_passing_statuses_are_retried() {
+        for s in [500, 502, 503, 408, 429] {
+            assert!(is_retryable(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [400, 403, 404] {
+            assert!(!is_retryable(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+}

@@ -110,9 +110,9 @@ impl Handler {
             request_id = %request.identity.request_id,
             logical_id = %request.identity.logical_resource_id,
         );
-        self.answer_and_send(request, deadline)
-            .instrument(span)
-            .await
+        // Boxed: unboxed, the future's type is nested too deeply for the compiler's layout
+        // query once callers wrap it in their own futures.
+        Box::pin(self.answer_and_send(request, deadline).instrument(span)).await
     }
 
     async fn answer_and_send(

@@ -15,3 +15,5 @@ pub mod properties;
 pub mod responder;
 pub mod response;
 pub mod stabilize;
+pub mod fakes;
+pub mod emulator;

@@ -14,13 +14,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Handler::new(ivs::client(&sdk), HandlerConfig::default());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
-        // Boxed: the handler's future type is too deep for the compiler's layout query when
-        // nested inside the runtime's own futures.
-        Box::pin(async move {
+        async move {
             handler
                 .handle(event.payload, event.context.deadline())
                 .await
-        })
+        }
     }))
     .await
 }

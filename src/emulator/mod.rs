@@ -1,0 +1,309 @@
+//! An in-memory fake of the Amazon IVS recording-configuration API, served over HTTP on
+//! 127.0.0.1, for the real `aws-sdk-ivs` client to talk to through its endpoint URL.
+//!
+//! It lets the integration tests, the local runner `cfn-ivs-local` and the benchmark exercise the
+//! handler without AWS: requests are validated against the official service model, answered with
+//! the service's status codes, bodies and error headers, configurations stabilize (or fail, or
+//! vanish) over time as chosen, and faults — service errors, raw statuses, garbage bodies, reset
+//! connections, hangs — can be injected per operation. It does not check SigV4 signatures.
+
+mod model;
+mod server;
+mod state;
+mod store;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ivs::config::{Credentials, SharedCredentialsProvider};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A running emulator. Clones share the same server; it shuts down when the last clone is
+/// dropped or when [`IvsEmulator::shutdown`] is called.
+#[derive(Clone)]
+pub struct IvsEmulator {
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    address: SocketAddr,
+    shared: Arc<server::Shared>,
+    /// Dropping the sender is what stops the server when the last clone goes away.
+    shutdown: watch::Sender<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    /// Region written into ARNs.
+    pub region: String,
+    /// Account id written into ARNs.
+    pub account_id: String,
+    /// How configurations created from the start reach their final state.
+    pub stabilization: Stabilization,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            stabilization: Stabilization::Immediate,
+        }
+    }
+}
+
+/// How a new recording configuration's `state` evolves after CreateRecordingConfiguration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stabilization {
+    /// ACTIVE at once; Create's own response already says ACTIVE.
+    Immediate,
+    /// CREATING, then ACTIVE once that much time has passed since the create.
+    ActiveAfter(Duration),
+    /// CREATING, then CREATE_FAILED (what IVS does when the S3 bucket is in another region).
+    CreateFailedAfter(Duration),
+    CreatingForever,
+    /// CREATING, then the configuration disappears (Get answers ResourceNotFoundException).
+    VanishAfter(Duration),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    CreateRecordingConfiguration,
+    GetRecordingConfiguration,
+    DeleteRecordingConfiguration,
+    ListRecordingConfigurations,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 7] = [
+        Operation::CreateRecordingConfiguration,
+        Operation::GetRecordingConfiguration,
+        Operation::DeleteRecordingConfiguration,
+        Operation::ListRecordingConfigurations,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::ListTagsForResource,
+    ];
+
+    /// The operation's name in the IVS API and its model.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateRecordingConfiguration => "CreateRecordingConfiguration",
+            Operation::GetRecordingConfiguration => "GetRecordingConfiguration",
+            Operation::DeleteRecordingConfiguration => "DeleteRecordingConfiguration",
+            Operation::ListRecordingConfigurations => "ListRecordingConfigurations",
+            Operation::TagResource => "TagResource",
+            Operation::UntagResource => "UntagResource",
+            Operation::ListTagsForResource => "ListTagsForResource",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown IVS operation: {0}")]
+pub struct UnknownOperation(pub String);
+
+impl FromStr for Operation {
+    type Err = UnknownOperation;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or_else(|| UnknownOperation(name.to_owned()))
+    }
+}
+
+/// What an injected fault does to a request. Except for the hangs, a fault replaces the
+/// operation entirely: the store is left untouched.
+#[derive(Clone, Debug)]
+pub enum FaultKind {
+    /// An IVS error response; the status comes from the model's error shape for `code`
+    /// (400 when the model has no such error).
+    ServiceError {
+        code: String,
+        message: String,
+    },
+    /// A raw status and body without `x-amzn-ErrorType`, e.g. a 500 HTML page, a 503, a 429.
+    Status {
+        status: u16,
+        body: String,
+    },
+    /// 200 with a body that is not valid JSON.
+    MalformedBody,
+    /// The connection is closed without any response.
+    ConnectionReset,
+    /// Waits that long, then serves the request normally.
+    Hang(Duration),
+    HangForever,
+}
+
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// The operation it applies to; `None` applies to every operation.
+    pub operation: Option<Operation>,
+    pub kind: FaultKind,
+    /// How many requests it applies to; `None` means forever.
+    pub times: Option<u32>,
+}
+
+impl Fault {
+    pub fn once(op: Operation, kind: FaultKind) -> Self {
+        Fault::times(op, kind, 1)
+    }
+
+    pub fn times(op: Operation, kind: FaultKind, n: u32) -> Self {
+        Fault {
+            operation: Some(op),
+            kind,
+            times: Some(n),
+        }
+    }
+
+    pub fn always(op: Operation, kind: FaultKind) -> Self {
+        Fault {
+            operation: Some(op),
+            kind,
+            times: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredConfiguration {
+    pub arn: String,
+    pub name: String,
+    pub state: String,
+    pub bucket_name: String,
+    pub tags: BTreeMap<String, String>,
+    /// The full `recordingConfiguration` JSON as GetRecordingConfiguration would return it.
+    pub body: serde_json::Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// `None` when no operation matches the method and path.
+    pub operation: Option<Operation>,
+    pub method: String,
+    /// The path as received, still percent-encoded.
+    pub path: String,
+    pub query: Option<String>,
+    /// The JSON body; `Null` if empty, a JSON string holding the raw text if it is not JSON.
+    pub body: serde_json::Value,
+    /// The response status; 0 while no response has been sent (a hang, a reset connection).
+    pub status: u16,
+}
+
+impl IvsEmulator {
+    /// Binds 127.0.0.1 on a free port and serves on a spawned task of the current tokio runtime,
+    /// each connection on its own task.
+    pub async fn start(options: EmulatorOptions) -> std::io::Result<IvsEmulator> {
+        let model = model::Model::embedded()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(server::Shared {
+            model,
+            state: Mutex::new(state::State::new(store::Store::new(options))),
+        });
+        let (shutdown, stopped) = watch::channel(false);
+        tokio::spawn(server::serve(listener, shared.clone(), stopped));
+        Ok(IvsEmulator {
+            handle: Arc::new(Handle {
+                address,
+                shared,
+                shutdown,
+            }),
+        })
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.handle.address)
+    }
+
+    /// The configurations that exist now (states evaluated as of now), sorted by ARN.
+    pub fn configurations(&self) -> Vec<StoredConfiguration> {
+        self.state().configurations()
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests().to_vec()
+    }
+
+    /// How many requests of that operation were received, faulted ones included.
+    pub fn count(&self, op: Operation) -> usize {
+        self.state()
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Some(op))
+            .count()
+    }
+
+    /// Faults apply in the order injected: a request gets the first one that matches it.
+    pub fn inject(&self, fault: Fault) {
+        self.state().inject(fault);
+    }
+
+    /// Applies to configurations created from now on.
+    pub fn set_stabilization(&self, s: Stabilization) {
+        self.state().store.set_stabilization(s);
+    }
+
+    /// Stops accepting connections and drops the open ones, hanging requests included.
+    pub fn shutdown(&self) {
+        self.handle.shutdown.send_replace(true);
+    }
+
+    fn state(&self) -> MutexGuard<'_, state::State> {
+        lock(&self.handle.shared.state)
+    }
+}
+
+impl fmt::Debug for IvsEmulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IvsEmulator")
+            .field("endpoint_url", &self.endpoint_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A panic while the lock was held cannot leave the state half-written (every update is a single
+/// push or assignment), so a poisoned lock is still safe to use.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// SDK configuration for a client of the emulator: fake static credentials (the emulator does
+/// not check signatures), the given region and endpoint, and the SDK's standard retry policy.
+/// The client's default runtime plugins supply the tokio sleep and the system time source that
+/// retries need.
+pub fn sdk_config_for(endpoint_url: &str, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDEMULATOR",
+            "secret",
+            None,
+            None,
+            "emulator",
+        )))
+        .retry_config(RetryConfig::standard())
+        .build()
+}

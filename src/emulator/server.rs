@@ -1,0 +1,214 @@
+//! The HTTP side of the emulator: accepts connections, serves each on its own task (so a hanging
+//! request holds up nobody else), routes requests through the model, applies injected faults and
+//! writes answers the way IVS writes them — success codes from the model, errors with
+//! `x-amzn-ErrorType` and an `exceptionMessage` body.
+
+use super::model::{HttpInput, Model, Route};
+use super::state::State;
+use super::{lock, FaultKind, Operation, RecordedRequest};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// A response cut short mid-document, as a truncated or corrupted answer would look.
+const MALFORMED_JSON: &str = r#"{"recordingConfiguration":{"arn":"arn:aws:ivs:"#;
+
+type Reply = Response<Full<Bytes>>;
+
+pub(super) struct Shared {
+    pub(super) model: &'static Model,
+    pub(super) state: Mutex<State>,
+}
+
+/// Returned from the service so that hyper closes the connection without writing a response.
+#[derive(Debug, thiserror::Error)]
+#[error("the IVS emulator drops this connection on purpose")]
+struct DropConnection;
+
+pub(super) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "the IVS emulator could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let shared = shared.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(shared.clone(), request));
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // Connection errors (including the deliberate drops) concern only the client.
+            tokio::select! {
+                _ = connection => {}
+                () = stopped(&mut stop) => {}
+            }
+        });
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means every emulator handle is gone, which is a stop as well.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, DropConnection> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
+    let method = parts.method.as_str();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let routed = shared.model.route(method, path).and_then(|route| {
+        let operation = route.operation.name.parse::<Operation>().ok()?;
+        Some((route, operation))
+    });
+    let operation = routed.as_ref().map(|(_, operation)| *operation);
+    let (index, fault, request_id) = {
+        let mut state = lock(&shared.state);
+        let index = state.record(RecordedRequest {
+            operation,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            body: body_json(&body),
+            status: 0,
+        });
+        let fault = operation.and_then(|operation| state.take_fault(operation));
+        (index, fault, state.store.request_id())
+    };
+    let serve = || match &routed {
+        Some((route, operation)) => {
+            answer(&shared, route, *operation, query, &parts.headers, &body)
+        }
+        None => error_reply(
+            404,
+            "UnknownOperationException",
+            &format!("No IVS operation matches {method} {path}"),
+        ),
+    };
+    let mut reply = match fault {
+        None => serve(),
+        Some(FaultKind::Hang(delay)) => {
+            tokio::time::sleep(delay).await;
+            serve()
+        }
+        Some(FaultKind::HangForever) => std::future::pending().await,
+        Some(FaultKind::ConnectionReset) => return Err(DropConnection),
+        Some(FaultKind::ServiceError { code, message }) => {
+            service_error(shared.model, &code, &message)
+        }
+        Some(FaultKind::MalformedBody) => json_reply(200, MALFORMED_JSON.into()),
+        Some(FaultKind::Status { status, body }) => raw_reply(status, body),
+    };
+    if let Ok(request_id) = HeaderValue::from_str(&request_id) {
+        reply.headers_mut().insert("x-amzn-requestid", request_id);
+    }
+    lock(&shared.state).respond(index, reply.status().as_u16());
+    Ok(reply)
+}
+
+fn answer(
+    shared: &Shared,
+    route: &Route<'_>,
+    operation: Operation,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
+    let request = HttpInput {
+        query,
+        header: |name: &str| headers.get(name).and_then(|value| value.to_str().ok()),
+        body,
+    };
+    let input = match shared.model.bind_input(route, &request) {
+        Ok(input) => input,
+        Err(error) => {
+            return service_error(shared.model, "ValidationException", &error.to_string())
+        }
+    };
+    let outcome = lock(&shared.state)
+        .store
+        .execute(operation, &input, Instant::now());
+    let status = route.operation.response_code;
+    match outcome {
+        Ok(Some(output)) => json_reply(status, output.to_string()),
+        Ok(None) => reply(status, Vec::new(), Bytes::new()),
+        Err(error) => service_error(shared.model, error.code, &error.message),
+    }
+}
+
+fn service_error(model: &Model, code: &str, message: &str) -> Reply {
+    error_reply(model.error_status(code).unwrap_or(400), code, message)
+}
+
+fn error_reply(status: u16, code: &str, message: &str) -> Reply {
+    let body = serde_json::json!({ "exceptionMessage": message }).to_string();
+    let mut headers = vec![(CONTENT_TYPE, "application/json".to_owned())];
+    headers.push((HeaderName::from_static("x-amzn-errortype"), code.to_owned()));
+    reply(status, headers, body.into())
+}
+
+fn json_reply(status: u16, body: String) -> Reply {
+    reply(
+        status,
+        vec![(CONTENT_TYPE, "application/json".to_owned())],
+        body.into(),
+    )
+}
+
+/// What a proxy or load balancer in front of the service might send.
+fn raw_reply(status: u16, body: String) -> Reply {
+    let content_type = if serde_json::from_str::<Value>(&body).is_ok() {
+        "application/json"
+    } else {
+        "text/html"
+    };
+    reply(
+        status,
+        vec![(CONTENT_TYPE, content_type.to_owned())],
+        body.into(),
+    )
+}
+
+/// Faults carry caller-chosen statuses and codes; ones HTTP cannot carry become a 500 and a
+/// missing header rather than a panic.
+fn reply(status: u16, headers: Vec<(HeaderName, String)>, body: Bytes) -> Reply {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn body_json(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}

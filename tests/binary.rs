@@ -1,0 +1,160 @@
+//! The built Lambda binary as a process, as Lambda runs it: a fake Runtime API hands it events,
+//! the emulated IVS answers its SDK calls, and the fake ResponseURL records what CloudFormation
+//! would receive. Also checks what the process logs.
+
+mod common;
+
+use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator, Stabilization};
+use cfn_ivs_recording::fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Function {
+    child: Child,
+}
+
+impl Function {
+    fn start(api: &RuntimeApi, ivs: &IvsEmulator, extra_env: &[(&str, &str)]) -> Function {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-ivs-recording"));
+        command
+            .env_clear()
+            .envs(api.lambda_env())
+            .env("AWS_ENDPOINT_URL_IVS", ivs.endpoint_url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDPROCESSTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "process-test-secret")
+            .env("AWS_SESSION_TOKEN", "process-test-session-token")
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Function { child: command.spawn().expect("the function binary starts") }
+    }
+
+    /// Stops the process and returns everything it logged.
+    fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn event(sink: &ResponseSink, request_type: &str, request_id: &str, physical_id: Option<&str>) -> Value {
+    let mut e = json!({
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
+        "ResponseURL": sink.url(&format!("/demo/Recording/{request_id}?{}", common::SIGNATURE)),
+        "StackId": common::STACK_ID,
+        "RequestId": request_id,
+        "ResourceType": "Custom::IvsRecordingConfiguration",
+        "LogicalResourceId": "Recording",
+        "ResourceProperties": common::properties(),
+    });
+    if let Some(id) = physical_id {
+        e["PhysicalResourceId"] = json!(id);
+    }
+    e
+}
+
+fn invocation(id: &str, event: Value) -> Invocation {
+    Invocation { request_id: id.into(), event, deadline: Duration::from_secs(30) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
+    let api = RuntimeApi::start().await.unwrap();
+    let ivs = IvsEmulator::start(EmulatorOptions {
+        stabilization: Stabilization::ActiveAfter(Duration::from_millis(300)),
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    let sink = ResponseSink::start().await.unwrap();
+    let function = Function::start(&api, &ivs, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+
+    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    let puts = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(puts.len(), 1, "no answer reached the ResponseURL");
+    let create = puts[0].json();
+    assert_eq!(puts[0].method, "PUT");
+    assert_eq!(puts[0].header("content-type"), None);
+    assert_eq!(create["Status"], "SUCCESS", "{create}");
+    let arn = create["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!(ivs.configurations().len(), 1);
+
+    api.enqueue(invocation("inv-2", json!({"not": "a custom resource request"})));
+    api.enqueue(invocation("inv-3", event(&sink, "Delete", "req-3", Some(&arn))));
+    let puts = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(puts.len(), 2);
+    assert_eq!(puts[1].json()["Status"], "SUCCESS");
+    assert!(ivs.configurations().is_empty());
+
+    let results = api.wait_for_results(3, Duration::from_secs(10)).await;
+    let by_id = |id: &str| results.iter().map(|(r, _)| r).find(|r| match r {
+        InvocationResult::Response { request_id, .. } | InvocationResult::Error { request_id, .. } => request_id == id,
+        InvocationResult::InitError { .. } => false,
+    });
+    assert!(matches!(by_id("inv-1"), Some(InvocationResult::Response { .. })), "{results:?}");
+    match by_id("inv-2") {
+        Some(InvocationResult::Error { body, .. }) => {
+            assert_eq!(serde_json::from_str::<Value>(body).unwrap()["errorType"], "InvalidEvent", "{body}");
+            assert!(body.contains("not a CloudFormation custom-resource request"), "{body}");
+        }
+        other => panic!("expected an error for the malformed event, got {other:?}"),
+    }
+    assert!(matches!(by_id("inv-3"), Some(InvocationResult::Response { .. })), "{results:?}");
+
+    let logs = function.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .collect();
+    let created = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "created")
+        .unwrap_or_else(|| panic!("no 'created' line in {logs}"));
+    assert_eq!(created["fields"]["arn"], arn.as_str());
+    assert_eq!(created["span"]["request_id"], "req-1");
+    assert_eq!(created["span"]["logical_id"], "Recording");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "answer delivered"), "{logs}");
+    assert!(!logs.contains("SECRETSIGNATURE"), "the ResponseURL's signature was logged:\n{logs}");
+    assert!(!logs.contains("process-test-secret") && !logs.contains("process-test-session-token"), "{logs}");
+    assert!(!logs.contains("\"ResourceProperties\""), "the event was logged whole:\n{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
+    use cfn_ivs_recording::fakes::SinkReply;
+    let api = RuntimeApi::start().await.unwrap();
+    let ivs = IvsEmulator::start(EmulatorOptions::default()).await.unwrap();
+    let sink = ResponseSink::start().await.unwrap();
+    sink.script([SinkReply::Status(403)]);
+    let _function = Function::start(&api, &ivs, &[]);
+
+    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    let results = api.wait_for_results(1, Duration::from_secs(20)).await;
+    match &results[..] {
+        [(InvocationResult::Error { body, .. }, _)] => {
+            assert_eq!(serde_json::from_str::<Value>(body).unwrap()["errorType"], "AnswerNotDelivered", "{body}");
+            assert!(body.contains("HTTP 403"), "{body}");
+        }
+        other => panic!("expected one error result, got {other:?}"),
+    }
+    // Lambda's retry of the same event: the configuration is found, not made twice.
+    api.enqueue(invocation("inv-1-retry", event(&sink, "Create", "req-1", None)));
+    let puts = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(puts.len(), 2);
+    assert_eq!(puts[1].json()["Status"], "SUCCESS");
+    assert_eq!(ivs.configurations().len(), 1);
+}

@@ -6,7 +6,9 @@
 
 pub mod backoff;
 pub mod deadline;
+pub mod emulator;
 pub mod event;
+pub mod fakes;
 pub mod handler;
 pub mod ivs;
 pub mod lifecycle;
@@ -15,5 +17,3 @@ pub mod properties;
 pub mod responder;
 pub mod response;
 pub mod stabilize;
-pub mod fakes;
-pub mod emulator;

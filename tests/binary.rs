@@ -29,7 +29,9 @@ impl Function {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        Function { child: command.spawn().expect("the function binary starts") }
+        Function {
+            child: command.spawn().expect("the function binary starts"),
+        }
     }
 
     /// Stops the process and returns everything it logged.
@@ -38,7 +40,8 @@ impl Function {
         let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
             .wait_with_output()
             .unwrap();
-        String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr)
     }
 }
 
@@ -49,7 +52,12 @@ impl Drop for Function {
     }
 }
 
-fn event(sink: &ResponseSink, request_type: &str, request_id: &str, physical_id: Option<&str>) -> Value {
+fn event(
+    sink: &ResponseSink,
+    request_type: &str,
+    request_id: &str,
+    physical_id: Option<&str>,
+) -> Value {
     let mut e = json!({
         "RequestType": request_type,
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
@@ -67,7 +75,11 @@ fn event(sink: &ResponseSink, request_type: &str, request_id: &str, physical_id:
 }
 
 fn invocation(id: &str, event: Value) -> Invocation {
-    Invocation { request_id: id.into(), event, deadline: Duration::from_secs(30) }
+    Invocation {
+        request_id: id.into(),
+        event,
+        deadline: Duration::from_secs(30),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,33 +104,57 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
     let arn = create["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_eq!(ivs.configurations().len(), 1);
 
-    api.enqueue(invocation("inv-2", json!({"not": "a custom resource request"})));
-    api.enqueue(invocation("inv-3", event(&sink, "Delete", "req-3", Some(&arn))));
+    api.enqueue(invocation(
+        "inv-2",
+        json!({"not": "a custom resource request"}),
+    ));
+    api.enqueue(invocation(
+        "inv-3",
+        event(&sink, "Delete", "req-3", Some(&arn)),
+    ));
     let puts = sink.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 2);
     assert_eq!(puts[1].json()["Status"], "SUCCESS");
     assert!(ivs.configurations().is_empty());
 
     let results = api.wait_for_results(3, Duration::from_secs(10)).await;
-    let by_id = |id: &str| results.iter().map(|(r, _)| r).find(|r| match r {
-        InvocationResult::Response { request_id, .. } | InvocationResult::Error { request_id, .. } => request_id == id,
-        InvocationResult::InitError { .. } => false,
-    });
-    assert!(matches!(by_id("inv-1"), Some(InvocationResult::Response { .. })), "{results:?}");
+    let by_id = |id: &str| {
+        results.iter().map(|(r, _)| r).find(|r| match r {
+            InvocationResult::Response { request_id, .. }
+            | InvocationResult::Error { request_id, .. } => request_id == id,
+            InvocationResult::InitError { .. } => false,
+        })
+    };
+    assert!(
+        matches!(by_id("inv-1"), Some(InvocationResult::Response { .. })),
+        "{results:?}"
+    );
     match by_id("inv-2") {
         Some(InvocationResult::Error { body, .. }) => {
-            assert_eq!(serde_json::from_str::<Value>(body).unwrap()["errorType"], "InvalidEvent", "{body}");
-            assert!(body.contains("not a CloudFormation custom-resource request"), "{body}");
+            assert_eq!(
+                serde_json::from_str::<Value>(body).unwrap()["errorType"],
+                "InvalidEvent",
+                "{body}"
+            );
+            assert!(
+                body.contains("not a CloudFormation custom-resource request"),
+                "{body}"
+            );
         }
         other => panic!("expected an error for the malformed event, got {other:?}"),
     }
-    assert!(matches!(by_id("inv-3"), Some(InvocationResult::Response { .. })), "{results:?}");
+    assert!(
+        matches!(by_id("inv-3"), Some(InvocationResult::Response { .. })),
+        "{results:?}"
+    );
 
     let logs = function.logs();
     let lines: Vec<Value> = logs
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
         .collect();
     let created = lines
         .iter()
@@ -127,17 +163,33 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
     assert_eq!(created["fields"]["arn"], arn.as_str());
     assert_eq!(created["span"]["request_id"], "req-1");
     assert_eq!(created["span"]["logical_id"], "Recording");
-    assert!(lines.iter().any(|l| l["fields"]["message"] == "answer delivered"), "{logs}");
-    assert!(!logs.contains("SECRETSIGNATURE"), "the ResponseURL's signature was logged:\n{logs}");
-    assert!(!logs.contains("process-test-secret") && !logs.contains("process-test-session-token"), "{logs}");
-    assert!(!logs.contains("\"ResourceProperties\""), "the event was logged whole:\n{logs}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "answer delivered"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("SECRETSIGNATURE"),
+        "the ResponseURL's signature was logged:\n{logs}"
+    );
+    assert!(
+        !logs.contains("process-test-secret") && !logs.contains("process-test-session-token"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("\"ResourceProperties\""),
+        "the event was logged whole:\n{logs}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     use cfn_ivs_recording::fakes::SinkReply;
     let api = RuntimeApi::start().await.unwrap();
-    let ivs = IvsEmulator::start(EmulatorOptions::default()).await.unwrap();
+    let ivs = IvsEmulator::start(EmulatorOptions::default())
+        .await
+        .unwrap();
     let sink = ResponseSink::start().await.unwrap();
     sink.script([SinkReply::Status(403)]);
     let _function = Function::start(&api, &ivs, &[]);
@@ -146,13 +198,20 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     let results = api.wait_for_results(1, Duration::from_secs(20)).await;
     match &results[..] {
         [(InvocationResult::Error { body, .. }, _)] => {
-            assert_eq!(serde_json::from_str::<Value>(body).unwrap()["errorType"], "AnswerNotDelivered", "{body}");
+            assert_eq!(
+                serde_json::from_str::<Value>(body).unwrap()["errorType"],
+                "AnswerNotDelivered",
+                "{body}"
+            );
             assert!(body.contains("HTTP 403"), "{body}");
         }
         other => panic!("expected one error result, got {other:?}"),
     }
     // Lambda's retry of the same event: the configuration is found, not made twice.
-    api.enqueue(invocation("inv-1-retry", event(&sink, "Create", "req-1", None)));
+    api.enqueue(invocation(
+        "inv-1-retry",
+        event(&sink, "Create", "req-1", None),
+    ));
     let puts = sink.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 2);
     assert_eq!(puts[1].json()["Status"], "SUCCESS");

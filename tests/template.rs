@@ -565,9 +565,9 @@ fn check_function(template: &Value) -> Vec<String> {
         )),
         Some(lg) => match resources(template).get(lg) {
             Some(r) if r["Type"] == "AWS::Logs::LogGroup" => {
-                if !r["Properties"]["RetentionInDays"]
+                if r["Properties"]["RetentionInDays"]
                     .as_i64()
-                    .is_some_and(|d| d > 0)
+                    .is_none_or(|d| d <= 0)
                 {
                     problems.push(format!("{lg}: the log group needs RetentionInDays"));
                 }
@@ -609,7 +609,7 @@ fn check_function(template: &Value) -> Vec<String> {
                 let st = service_timeout
                     .as_i64()
                     .or_else(|| service_timeout.as_str().and_then(|s| s.parse().ok()));
-                if !st.is_some_and(|st| st >= t) {
+                if st.is_none_or(|st| st < t) {
                     problems.push(format!(
                         "{rid}: ServiceTimeout ({service_timeout}) must be at least the function's Timeout ({t}), or CloudFormation gives up before the answer"
                     ));
@@ -698,12 +698,11 @@ fn function_props(template: &mut Value) -> &mut Value {
     &mut template["Resources"]["Function"]["Properties"]
 }
 
+/// A copy of the template (or of an event) broken on purpose: what it breaks, and how.
+type Mutation<'a> = (&'a str, &'a dyn Fn(&mut Value));
+
 /// Asserts that `check` passes on the real template and reports a problem on each mutation.
-fn assert_check(
-    name: &str,
-    check: impl Fn(&Value) -> Vec<String>,
-    mutations: &[(&str, &dyn Fn(&mut Value))],
-) {
+fn assert_check(name: &str, check: impl Fn(&Value) -> Vec<String>, mutations: &[Mutation]) {
     let template = load_template();
     let problems = check(&template);
     assert!(
@@ -1192,7 +1191,7 @@ fn check_event(name: &str, event: &Value) -> Vec<String> {
     match (request_type, event.get("PhysicalResourceId")) {
         ("Create", Some(_)) => fail("a Create carries no PhysicalResourceId".into()),
         ("Update" | "Delete", None) => fail("PhysicalResourceId missing".into()),
-        (_, Some(id)) if !id.as_str().is_some_and(|s| !s.is_empty()) => {
+        (_, Some(id)) if id.as_str().is_none_or(str::is_empty) => {
             fail("PhysicalResourceId must be a non-empty string".into())
         }
         _ => {}
@@ -1277,7 +1276,7 @@ fn events_are_shaped_like_cloudformation_requests() {
 
     // The checks catch events that CloudFormation would never send.
     let (_, create) = events.iter().find(|(n, _)| *n == "create.json").unwrap();
-    let broken: [(&str, &dyn Fn(&mut Value)); 6] = [
+    let broken: [Mutation; 6] = [
         ("a number", &|e| {
             e["ResourceProperties"]["RecordingReconnectWindowSeconds"] = json!(30)
         }),

@@ -165,8 +165,12 @@ async fn run(options: Options) -> Result<(), String> {
             event["PhysicalResourceId"] = Value::String(id);
         }
         if !options.send {
-            let name = Path::new(path).file_name().unwrap_or_default().to_string_lossy();
-            event["ResponseURL"] = Value::String(sink.url(&format!("/{name}?X-Amz-Signature=local")));
+            let name = Path::new(path)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            event["ResponseURL"] =
+                Value::String(sink.url(&format!("/{name}?X-Amz-Signature=local")));
         }
         let deadline = SystemTime::now() + options.timeout;
         let delivered = handler
@@ -174,9 +178,15 @@ async fn run(options: Options) -> Result<(), String> {
             .await
             .map_err(|e| format!("{path}: {e}"))?;
         if options.send {
-            println!("{}", pretty(&serde_json::to_value(&delivered).unwrap_or_default()));
+            println!(
+                "{}",
+                pretty(&serde_json::to_value(&delivered).unwrap_or_default())
+            );
         } else {
-            let answer = sink.received().pop().ok_or(format!("{path}: no answer was sent"))?;
+            let answer = sink
+                .received()
+                .pop()
+                .ok_or(format!("{path}: no answer was sent"))?;
             println!("{}", pretty(&answer.json()));
         }
         previous_id = Some(delivered.physical_resource_id);

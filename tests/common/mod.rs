@@ -2,17 +2,20 @@
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use cfn_ivs_recording::emulator::{self, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration};
+use cfn_ivs_recording::backoff::BackoffPolicy;
+use cfn_ivs_recording::emulator::{
+    self, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
+};
 use cfn_ivs_recording::fakes::{RecordedPut, ResponseSink};
 use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
-use cfn_ivs_recording::backoff::BackoffPolicy;
 use cfn_ivs_recording::ivs;
 use cfn_ivs_recording::responder::RetryPolicy;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/7d3e9a10-0000-11ef-9f0a-0a1b2c3d4e5f";
+pub const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/7d3e9a10-0000-11ef-9f0a-0a1b2c3d4e5f";
 pub const SIGNATURE: &str = "X-Amz-Signature=SECRETSIGNATURE";
 
 pub struct Harness {
@@ -25,10 +28,22 @@ pub struct Harness {
 pub fn fast_config() -> HandlerConfig {
     HandlerConfig {
         safety_margin: Duration::from_millis(800),
-        poll: BackoffPolicy { first: Duration::from_millis(20), max: Duration::from_millis(100), jitter: false },
-        conflict_retry: BackoffPolicy { first: Duration::from_millis(50), max: Duration::from_millis(200), jitter: true },
+        poll: BackoffPolicy {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            jitter: false,
+        },
+        conflict_retry: BackoffPolicy {
+            first: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            jitter: true,
+        },
         send: RetryPolicy {
-            backoff: BackoffPolicy { first: Duration::from_millis(20), max: Duration::from_millis(100), jitter: true },
+            backoff: BackoffPolicy {
+                first: Duration::from_millis(20),
+                max: Duration::from_millis(100),
+                jitter: true,
+            },
             attempt_timeout: Duration::from_millis(300),
         },
     }
@@ -40,17 +55,25 @@ impl Harness {
     }
 
     pub async fn with(stabilization: Stabilization, config: HandlerConfig) -> Harness {
-        let emulator = IvsEmulator::start(EmulatorOptions { stabilization, ..EmulatorOptions::default() })
-            .await
-            .expect("emulator starts");
+        let emulator = IvsEmulator::start(EmulatorOptions {
+            stabilization,
+            ..EmulatorOptions::default()
+        })
+        .await
+        .expect("emulator starts");
         let sink = ResponseSink::start().await.expect("sink starts");
         let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), "us-east-1");
         let handler = Handler::new(ivs::client(&sdk), config);
-        Harness { emulator, sink, handler }
+        Harness {
+            emulator,
+            sink,
+            handler,
+        }
     }
 
     pub fn response_url(&self, request_id: &str) -> String {
-        self.sink.url(&format!("/demo/Recording/{request_id}?{SIGNATURE}"))
+        self.sink
+            .url(&format!("/demo/Recording/{request_id}?{SIGNATURE}"))
     }
 
     /// Runs the handler with `left` before the Lambda deadline.
@@ -61,9 +84,15 @@ impl Harness {
     /// Runs the handler and returns the single answer CloudFormation received.
     pub async fn answer(&self, event: Value) -> Value {
         let before = self.sink.received().len();
-        self.run(event, Duration::from_secs(10)).await.expect("answer delivered");
+        self.run(event, Duration::from_secs(10))
+            .await
+            .expect("answer delivered");
         let received = self.sink.received();
-        assert_eq!(received.len(), before + 1, "exactly one answer per event: {received:?}");
+        assert_eq!(
+            received.len(),
+            before + 1,
+            "exactly one answer per event: {received:?}"
+        );
         received.last().unwrap().json()
     }
 

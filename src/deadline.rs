@@ -42,12 +42,21 @@ impl Deadline {
         self.hard.saturating_duration_since(Instant::now())
     }
 
-    pub fn work_instant(&self) -> Instant {
-        self.work
-    }
-
     pub fn hard_instant(&self) -> Instant {
         self.hard
+    }
+
+    /// When delivering the answer must stop: a quarter of the margin before Lambda's deadline,
+    /// so that an undeliverable answer still reaches the runtime as an error for Lambda to retry.
+    pub fn send_by(&self) -> Instant {
+        self.hard - (self.hard - self.work) / 4
+    }
+
+    /// Time for cleaning up after a failure: what is left of the work time, or when that is
+    /// spent (a timeout), a slice of the margin that leaves the rest for the answer.
+    pub fn for_cleanup(&self) -> Deadline {
+        let slice = (self.hard_left() / 3).min(Duration::from_secs(2));
+        Deadline::after(self.work_left().max(slice), Duration::ZERO)
     }
 }
 
@@ -69,6 +78,25 @@ mod tests {
         let d = Deadline::after(Duration::from_secs(2), Duration::from_secs(3));
         assert!(d.work_expired());
         assert!(d.hard_left() > Duration::from_millis(1_900));
+    }
+
+    #[test]
+    fn the_answer_stops_a_quarter_margin_before_the_deadline() {
+        let d = Deadline::after(Duration::from_secs(10), Duration::from_secs(4));
+        let before_hard = d.hard_instant() - d.send_by();
+        assert_eq!(before_hard, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn cleanup_gets_a_slice_of_the_margin_once_work_time_is_spent() {
+        let spent = Deadline::after(Duration::from_millis(900), Duration::from_secs(1));
+        let cleanup = spent.for_cleanup().work_left();
+        assert!(
+            cleanup > Duration::from_millis(250) && cleanup <= Duration::from_millis(300),
+            "{cleanup:?}"
+        );
+        let fresh = Deadline::after(Duration::from_secs(60), Duration::from_secs(5));
+        assert!(fresh.for_cleanup().work_left() > Duration::from_secs(54));
     }
 
     #[test]

@@ -7,9 +7,9 @@
 use crate::backoff::BackoffPolicy;
 use crate::deadline::Deadline;
 use crate::event::{EventError, Request, RequestKind};
-use crate::ivs::{Configuration, Ivs, IvsError};
+use crate::ivs::{Configuration, Ivs, IvsError, STATE_CREATE_FAILED};
 use crate::lifecycle::{self, Action};
-use crate::properties::RecordingSpec;
+use crate::properties::{RecordingSpec, REQUEST_MARKER_TAG};
 use crate::responder::{self, Responder, RetryPolicy, SendError};
 use crate::response::{self, Answer};
 use crate::stabilize::{self, StabilizeError};
@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 use tracing::{error, info, info_span, warn, Instrument};
 
@@ -65,6 +65,14 @@ pub enum HandlerError {
         status: &'static str,
         source: SendError,
     },
+}
+
+/// Why a create ended without a configuration to wait for.
+enum CreateError {
+    /// IVS refused, or the check before creating failed: nothing was made.
+    NothingMade(IvsError),
+    /// The create call failed in a way that leaves open whether IVS made the configuration.
+    Unknown(IvsError),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -136,7 +144,7 @@ impl Handler {
             "answering"
         );
         self.responder
-            .send(&request.response_url, body, deadline.hard_instant())
+            .send(&request.response_url, body, deadline.send_by())
             .await
             .map_err(|source| {
                 error!(status, error = %source, "answer not delivered; failing the invocation so Lambda retries it");
@@ -208,65 +216,125 @@ impl Handler {
         deadline: &Deadline,
     ) -> Answer {
         let marker = &request.identity.request_id;
-        let created = match self.create_once(spec, marker, deadline).await {
+        let mut current = match self.create_once(spec, marker, deadline).await {
             Ok(created) => created,
-            Err(e) => return Answer::failed(failure_id, e.to_string()),
-        };
-        let arn = created.arn.clone();
-        match stabilize::wait_until_active(&self.ivs, created, self.config.poll, deadline).await {
-            Ok(active) => {
-                info!(arn = %active.arn, state = %active.state, "active");
-                Answer::success(
-                    active.arn.clone(),
-                    format!("Recording configuration {} is ACTIVE", active.arn),
-                    data(&active),
-                )
-            }
-            Err(StabilizeError::Vanished { arn }) => Answer::failed(
-                failure_id,
-                format!("Recording configuration {arn} disappeared while waiting for it to become ACTIVE (deleted outside this stack?); nothing is left behind"),
-            ),
-            Err(e) => {
-                let reason = match &e {
-                    StabilizeError::CreateFailed(c) => create_failed_reason(c, spec),
-                    other => other.to_string(),
-                };
-                self.clean_up(&arn, reason, failure_id, replacing, deadline)
+            Err(CreateError::NothingMade(e)) => return Answer::failed(failure_id, e.to_string()),
+            Err(CreateError::Unknown(e)) => {
+                return self
+                    .sweep(marker, e.to_string(), failure_id, replacing, deadline)
                     .await
+            }
+        };
+        let mut settled = false;
+        loop {
+            let arn = current.arn.clone();
+            match stabilize::wait_until_active(&self.ivs, current, self.config.poll, deadline).await
+            {
+                // A concurrent delivery may have created one after our first check: look once
+                // more before answering, so that both answer with the same configuration.
+                Ok(active) if !settled => {
+                    settled = true;
+                    current = self.settle(active, marker, deadline).await;
+                }
+                Ok(active) => {
+                    info!(arn = %active.arn, state = %active.state, "active");
+                    return Answer::success(
+                        active.arn.clone(),
+                        format!("Recording configuration {} is ACTIVE", active.arn),
+                        data(&active),
+                    );
+                }
+                Err(e) => {
+                    let reason = match &e {
+                        StabilizeError::CreateFailed(c) => create_failed_reason(c, spec),
+                        StabilizeError::Vanished { arn } => format!("Recording configuration {arn} disappeared while waiting for it to become ACTIVE (deleted outside this stack?)"),
+                        other => other.to_string(),
+                    };
+                    return self
+                        .clean_up(&arn, reason, failure_id, replacing, deadline)
+                        .await;
+                }
             }
         }
     }
 
     /// The configuration this request created, creating it only if no earlier delivery of the
-    /// same request did. Two deliveries racing each other both settle on the lowest ARN.
+    /// same request did.
     async fn create_once(
         &self,
         spec: &RecordingSpec,
         marker: &str,
         deadline: &Deadline,
-    ) -> Result<Configuration, IvsError> {
-        if let Some(earlier) = self.ivs.find_by_marker(marker, deadline).await?.first() {
+    ) -> Result<Configuration, CreateError> {
+        let earlier = self
+            .ivs
+            .find_by_marker(marker, deadline)
+            .await
+            .map_err(CreateError::NothingMade)?;
+        if let Some(earlier) = earlier.into_iter().next() {
             info!(arn = %earlier.arn, state = %earlier.state, "found the configuration an earlier delivery of this request created");
-            return Ok(earlier.clone());
+            return Ok(earlier);
         }
-        let created = self.ivs.create(spec, marker, deadline).await?;
+        let created = self.ivs.create(spec, marker, deadline).await.map_err(|e| {
+            if e.is_refusal() {
+                CreateError::NothingMade(e)
+            } else {
+                CreateError::Unknown(e)
+            }
+        })?;
         info!(arn = %created.arn, state = %created.state, "created");
-        let lowest = match self.ivs.find_by_marker(marker, deadline).await {
-            Ok(all) => all.into_iter().next(),
+        Ok(self.settle(created, marker, deadline).await)
+    }
+
+    /// Deliveries of one request that raced each other settle on the lowest ARN carrying its
+    /// marker: returns the configuration to keep, having deleted `mine` if another one wins.
+    async fn settle(
+        &self,
+        mine: Configuration,
+        marker: &str,
+        deadline: &Deadline,
+    ) -> Configuration {
+        let winner = match self.ivs.find_by_marker(marker, deadline).await {
+            Ok(all) => all.into_iter().find(|c| c.state != STATE_CREATE_FAILED),
             Err(e) => {
-                warn!(error = %e, "could not check for a concurrent delivery; keeping the created configuration");
+                warn!(error = %e, "could not check for a concurrent delivery; keeping ours");
                 None
             }
         };
-        match lowest {
-            Some(winner) if winner.arn != created.arn => {
-                info!(arn = %created.arn, kept = %winner.arn, "a concurrent delivery created one too; deleting ours");
-                if let Err(e) = self.ivs.delete(&created.arn, deadline).await {
-                    warn!(arn = %created.arn, error = %e, "could not delete the duplicate");
+        match winner {
+            Some(winner) if winner.arn != mine.arn => {
+                info!(arn = %mine.arn, kept = %winner.arn, "a concurrent delivery created one too; deleting ours");
+                if let Err(e) = self.ivs.delete(&mine.arn, deadline).await {
+                    warn!(arn = %mine.arn, error = %e, "could not delete the duplicate");
                 }
-                Ok(winner)
+                winner
             }
-            _ => Ok(created),
+            _ => mine,
+        }
+    }
+
+    /// After a create call whose outcome is unknown (a timeout, a server error): IVS may have
+    /// made the configuration all the same, so look for it by the request marker and delete it.
+    async fn sweep(
+        &self,
+        marker: &str,
+        reason: String,
+        failure_id: String,
+        replacing: bool,
+        deadline: &Deadline,
+    ) -> Answer {
+        match self.ivs.find_by_marker(marker, &deadline.for_cleanup()).await {
+            Ok(found) => match found.first() {
+                None => Answer::failed(failure_id, format!("{reason}. No configuration was made")),
+                Some(made) => {
+                    self.clean_up(&made.arn, reason, failure_id, replacing, deadline)
+                        .await
+                }
+            },
+            Err(e) => Answer::failed(
+                failure_id,
+                format!("{reason}. Whether IVS made the configuration anyway could not be checked ({e}): look for one tagged {REQUEST_MARKER_TAG}={marker}"),
+            ),
         }
     }
 
@@ -279,21 +347,18 @@ impl Handler {
         replacing: bool,
         deadline: &Deadline,
     ) -> Answer {
-        // The work time may be spent (a timeout); cleaning up may use part of the margin.
-        let cleanup = if deadline.work_expired() {
-            Deadline::after(
-                (deadline.hard_left() / 3).min(Duration::from_secs(2)),
-                Duration::ZERO,
-            )
-        } else {
-            *deadline
-        };
-        match self.ivs.delete(arn, &cleanup).await {
+        match self.ivs.delete(arn, &deadline.for_cleanup()).await {
             Ok(()) => {
                 info!(arn, "deleted the configuration that did not become ACTIVE");
-                Answer::failed(failure_id, format!("{reason}. It was deleted; nothing is left behind"))
+                Answer::failed(
+                    failure_id,
+                    format!("{reason}. It was deleted; nothing is left behind"),
+                )
             }
-            Err(e) if e.is_not_found() => Answer::failed(failure_id, format!("{reason}. It no longer exists; nothing is left behind")),
+            Err(e) if e.is_not_found() => Answer::failed(
+                failure_id,
+                format!("{reason}. It no longer exists; nothing is left behind"),
+            ),
             Err(e) if replacing => Answer::failed(
                 failure_id,
                 format!("{reason}. Deleting it failed ({e}): delete recording configuration {arn} by hand"),
@@ -359,9 +424,11 @@ impl Handler {
     async fn delete(&self, arn: &str, deadline: &Deadline) -> Answer {
         let mut backoff = self.config.conflict_retry.start();
         let mut attempts = 0;
+        let mut conflict: Option<IvsError> = None;
         loop {
             attempts += 1;
-            match self.ivs.delete(arn, deadline).await {
+            let started = Instant::now();
+            let error = match self.ivs.delete(arn, deadline).await {
                 Ok(()) => {
                     info!(arn, "deleted");
                     return Answer::success(
@@ -378,22 +445,27 @@ impl Handler {
                         BTreeMap::new(),
                     );
                 }
-                Err(e) if e.is_conflict() => {
-                    let delay = backoff.next_delay();
-                    if deadline.work_left() <= delay {
-                        return Answer::failed(arn, format!(
-                            "A channel still references recording configuration {arn}: {e}. Gave up after {attempts} attempts before the function's deadline. Remove it from the channel (recordingConfigurationArn) or delete the channel, then retry"
-                        ));
-                    }
-                    warn!(
-                        arn,
-                        attempts, "a channel still uses the configuration; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
+                Err(e) if e.is_conflict() => e,
+                // A retry cut short by the deadline still failed for the conflict before it.
+                Err(IvsError::Deadline { .. }) if conflict.is_some() => break,
                 Err(e) => return Answer::failed(arn, e.to_string()),
+            };
+            conflict = Some(error);
+            // Room for the wait and one more call as long as the last one took.
+            let delay = backoff.next_delay();
+            if deadline.work_left() <= delay + started.elapsed() {
+                break;
             }
+            warn!(
+                arn,
+                attempts, "a channel still uses the configuration; retrying"
+            );
+            tokio::time::sleep(delay).await;
         }
+        let conflict = conflict.map(|e| e.to_string()).unwrap_or_default();
+        Answer::failed(arn, format!(
+            "A channel still references recording configuration {arn}: {conflict}. Gave up after {attempts} attempts before the function's deadline. Remove it from the channel (recordingConfigurationArn) or delete the channel, then retry"
+        ))
     }
 }
 

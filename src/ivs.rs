@@ -8,7 +8,7 @@ use crate::deadline::Deadline;
 use crate::properties::{RecordingSpec, REQUEST_MARKER_TAG};
 use aws_sdk_ivs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ivs::types::{
-    DestinationConfiguration, RecordingMode, RenditionConfiguration,
+    DestinationConfiguration, RecordingConfiguration, RecordingMode, RenditionConfiguration,
     RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
     S3DestinationConfiguration, ThumbnailConfiguration, ThumbnailConfigurationResolution,
     ThumbnailConfigurationStorage,
@@ -27,6 +27,23 @@ pub struct Configuration {
     pub arn: String,
     pub name: String,
     pub state: String,
+}
+
+impl Configuration {
+    fn from_answer(
+        operation: &'static str,
+        answer: Option<&RecordingConfiguration>,
+    ) -> Result<Configuration, IvsError> {
+        let found = answer.ok_or(IvsError::Other {
+            operation,
+            detail: "the answer holds no recordingConfiguration".into(),
+        })?;
+        Ok(Configuration {
+            arn: found.arn().to_string(),
+            name: found.name().unwrap_or_default().to_string(),
+            state: found.state().as_str().to_string(),
+        })
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -75,39 +92,46 @@ impl IvsError {
         )
     }
 
+    /// Whether IVS said no for certain, so that the call cannot have changed anything. A
+    /// throttle or server error after the SDK's retries, a timeout or a broken answer leave it
+    /// open whether the change was made.
+    pub fn is_refusal(&self) -> bool {
+        self.is_permanent() || self.is_conflict() || self.is_not_found()
+    }
+
     fn from_sdk<E>(operation: &'static str, err: SdkError<E>) -> IvsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        match &err {
-            SdkError::ServiceError(context) => {
-                let raw = context.raw();
-                let code = context
-                    .err()
-                    .code()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("HTTP {}", raw.status().as_u16()));
+        if let SdkError::ServiceError(context) = &err {
+            if let Some(code) = context.err().code() {
                 // IVS puts its message in `exceptionMessage`, which the SDK's generic error
-                // metadata does not read; the typed errors carry it per operation, the raw body
-                // carries it for all of them.
-                let message = raw
+                // metadata does not read; the typed errors carry it per operation, the raw
+                // body carries it for all of them.
+                let message = context
+                    .raw()
                     .body()
                     .bytes()
                     .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
                     .and_then(|body| body["exceptionMessage"].as_str().map(str::to_string))
                     .or_else(|| context.err().message().map(str::to_string))
                     .unwrap_or_else(|| "(no message)".to_string());
-                IvsError::Service {
+                return IvsError::Service {
                     operation,
-                    code,
+                    code: code.to_string(),
                     message,
-                }
+                };
             }
-            _ => IvsError::Other {
-                operation,
-                detail: DisplayErrorContext(&err).to_string(),
-            },
         }
+        // No IVS error code: a broken or foreign answer (a proxy's HTML page, a truncated
+        // body), a timeout or a connection failure. Say what the SDK saw and what came back.
+        let mut detail = DisplayErrorContext(&err).to_string();
+        if let Some(raw) = err.raw_response() {
+            let body = raw.body().bytes().unwrap_or_default();
+            let body: String = String::from_utf8_lossy(body).chars().take(200).collect();
+            detail.push_str(&format!(" (HTTP {}, body {body:?})", raw.status().as_u16()));
+        }
+        IvsError::Other { operation, detail }
     }
 }
 
@@ -143,30 +167,14 @@ impl Ivs {
             .set_rendition_configuration(rendition(spec))
             .set_tags(Some(tags));
         let output = bounded(op, deadline, request.send()).await?;
-        let created = output.recording_configuration().ok_or(IvsError::Other {
-            operation: op,
-            detail: "the answer holds no recordingConfiguration".into(),
-        })?;
-        Ok(Configuration {
-            arn: created.arn().to_string(),
-            name: created.name().unwrap_or_default().to_string(),
-            state: created.state().as_str().to_string(),
-        })
+        Configuration::from_answer(op, output.recording_configuration())
     }
 
     pub async fn get(&self, arn: &str, deadline: &Deadline) -> Result<Configuration, IvsError> {
         let op = "GetRecordingConfiguration";
         let request = self.client.get_recording_configuration().arn(arn);
         let output = bounded(op, deadline, request.send()).await?;
-        let found = output.recording_configuration().ok_or(IvsError::Other {
-            operation: op,
-            detail: "the answer holds no recordingConfiguration".into(),
-        })?;
-        Ok(Configuration {
-            arn: found.arn().to_string(),
-            name: found.name().unwrap_or_default().to_string(),
-            state: found.state().as_str().to_string(),
-        })
+        Configuration::from_answer(op, output.recording_configuration())
     }
 
     pub async fn delete(&self, arn: &str, deadline: &Deadline) -> Result<(), IvsError> {

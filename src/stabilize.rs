@@ -16,6 +16,9 @@ pub const DEFAULT_POLL: BackoffPolicy = BackoffPolicy {
     jitter: false,
 };
 
+/// Consecutive "not found" answers after which a configuration counts as gone.
+const VANISHED_AFTER: u32 = 3;
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StabilizeError {
     #[error("recording configuration {} went to CREATE_FAILED", .0.arn)]
@@ -52,6 +55,7 @@ pub async fn wait_until_active(
     let mut backoff = policy.start();
     let mut current = created;
     let mut last_error = None;
+    let mut not_found = 0;
     loop {
         match current.state.as_str() {
             STATE_ACTIVE => return Ok(current),
@@ -71,10 +75,18 @@ pub async fn wait_until_active(
         match ivs.get(&current.arn, deadline).await {
             Ok(found) => {
                 debug!(arn = %found.arn, state = %found.state, "polled state");
+                not_found = 0;
                 current = found;
             }
+            // Right after a create, IVS's reads may not see the new configuration yet: only a
+            // 404 that persists means it is gone.
             Err(e) if e.is_not_found() => {
-                return Err(StabilizeError::Vanished { arn: current.arn })
+                not_found += 1;
+                if not_found >= VANISHED_AFTER {
+                    return Err(StabilizeError::Vanished { arn: current.arn });
+                }
+                debug!(arn = %current.arn, not_found, "not found yet, will poll again");
+                last_error = Some(e);
             }
             Err(e) if e.is_permanent() => return Err(StabilizeError::Ivs(e)),
             Err(IvsError::Deadline { .. }) => {

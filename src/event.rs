@@ -6,12 +6,14 @@ use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceReques
 use serde_json::Value;
 use thiserror::Error;
 
-/// Limits that keep every answer under CloudFormation's 4096-byte body limit; CloudFormation's
-/// own values are far shorter (a stack ARN is under 300 bytes, a logical id at most 255).
-const MAX_STACK_ID: usize = 1024;
-const MAX_REQUEST_ID: usize = 256;
-const MAX_LOGICAL_ID: usize = 255;
-const MAX_PHYSICAL_ID: usize = 1024;
+/// Limits that keep every answer under CloudFormation's 4096-byte body limit, on the fields'
+/// lengths once written in JSON (a control character takes six bytes there). CloudFormation's
+/// own values are far shorter: a stack ARN is under 300 bytes, a logical id at most 255.
+pub const MAX_STACK_ID: usize = 1024;
+pub const MAX_REQUEST_ID: usize = 256;
+pub const MAX_LOGICAL_ID: usize = 255;
+/// CloudFormation's own limit for a PhysicalResourceId.
+pub const MAX_PHYSICAL_ID: usize = 1024;
 
 /// The fields every answer copies back verbatim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub enum EventError {
     NotCustomResource(String),
     #[error("the event has an empty {0}")]
     Empty(&'static str),
-    #[error("the event's {field} is {len} bytes long, more than the {max} a CloudFormation answer can echo")]
+    #[error("the event's {field} is {len} bytes long in JSON, more than the {max} a CloudFormation answer can echo")]
     TooLong {
         field: &'static str,
         len: usize,
@@ -56,9 +58,21 @@ pub enum EventError {
 }
 
 impl Request {
-    pub fn parse(event: Value) -> Result<Request, EventError> {
+    pub fn parse(mut event: Value) -> Result<Request, EventError> {
+        // The properties are taken out before the typed parse and put back after it: they are
+        // validated field by field later, and a deeply nested value must not reach serde's
+        // recursive descent.
+        let (properties, old_properties) = match event.as_object_mut() {
+            Some(map) => (
+                map.get_mut("ResourceProperties").map(Value::take),
+                map.get_mut("OldResourceProperties").map(Value::take),
+            ),
+            None => (None, None),
+        };
         let request: CloudFormationCustomResourceRequest = serde_json::from_value(event)
             .map_err(|e| EventError::NotCustomResource(e.to_string()))?;
+        let properties = properties.unwrap_or_default();
+        let old_properties = old_properties.unwrap_or_default();
         let request = match request {
             CloudFormationCustomResourceRequest::Create(r) => Request {
                 kind: RequestKind::Create,
@@ -68,12 +82,12 @@ impl Request {
                     logical_resource_id: r.logical_resource_id,
                 },
                 response_url: r.response_url,
-                properties: r.resource_properties,
+                properties,
             },
             CloudFormationCustomResourceRequest::Update(r) => Request {
                 kind: RequestKind::Update {
                     physical_resource_id: r.physical_resource_id,
-                    old_properties: r.old_resource_properties,
+                    old_properties,
                 },
                 identity: Identity {
                     stack_id: r.stack_id,
@@ -81,7 +95,7 @@ impl Request {
                     logical_resource_id: r.logical_resource_id,
                 },
                 response_url: r.response_url,
-                properties: r.resource_properties,
+                properties,
             },
             CloudFormationCustomResourceRequest::Delete(r) => Request {
                 kind: RequestKind::Delete {
@@ -93,7 +107,7 @@ impl Request {
                     logical_resource_id: r.logical_resource_id,
                 },
                 response_url: r.response_url,
-                properties: r.resource_properties,
+                properties,
             },
             other => {
                 return Err(EventError::NotCustomResource(format!(
@@ -107,31 +121,25 @@ impl Request {
 
     fn check(&self) -> Result<(), EventError> {
         let id = &self.identity;
+        if self.response_url.is_empty() {
+            return Err(EventError::Empty("ResponseURL"));
+        }
+        let physical_id = self.physical_resource_id().unwrap_or_default();
         for (field, value, max) in [
-            ("ResponseURL", &self.response_url, usize::MAX),
-            ("StackId", &id.stack_id, MAX_STACK_ID),
+            ("StackId", id.stack_id.as_str(), MAX_STACK_ID),
             ("RequestId", &id.request_id, MAX_REQUEST_ID),
             ("LogicalResourceId", &id.logical_resource_id, MAX_LOGICAL_ID),
+            ("PhysicalResourceId", physical_id, MAX_PHYSICAL_ID),
         ] {
-            if value.is_empty() {
+            if value.is_empty() && field != "PhysicalResourceId" {
                 return Err(EventError::Empty(field));
             }
-            if value.len() > max {
-                return Err(EventError::TooLong {
-                    field,
-                    len: value.len(),
-                    max,
-                });
+            let len = json_len(value);
+            if len > max {
+                return Err(EventError::TooLong { field, len, max });
             }
         }
-        match self.physical_resource_id() {
-            Some(id) if id.len() > MAX_PHYSICAL_ID => Err(EventError::TooLong {
-                field: "PhysicalResourceId",
-                len: id.len(),
-                max: MAX_PHYSICAL_ID,
-            }),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     pub fn request_type(&self) -> &'static str {
@@ -155,6 +163,11 @@ impl Request {
             } => Some(physical_resource_id),
         }
     }
+}
+
+/// The length of `text` written as a JSON string, without its quotes.
+pub fn json_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(usize::MAX, |json| json.len() - 2)
 }
 
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub struct Delivered {
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
+    #[error("no answer can be sent: {0}")]
+    ResponseUrl(SendError),
     #[error("the {status} answer did not reach CloudFormation: {source}")]
     Send {
         status: &'static str,
@@ -79,6 +81,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(error: HandlerError) -> Self {
         let error_type = match error {
             HandlerError::Event(_) => "InvalidEvent",
+            HandlerError::ResponseUrl(_) => "InvalidResponseURL",
             HandlerError::Send { .. } => "AnswerNotDelivered",
         };
         lambda_runtime::Diagnostic {
@@ -111,6 +114,12 @@ impl Handler {
         lambda_deadline: SystemTime,
     ) -> Result<Delivered, HandlerError> {
         let request = Request::parse(event).inspect_err(|e| error!(error = %e, "refused event"))?;
+        // An answer that can never be delivered must not be preceded by any change in IVS:
+        // CloudFormation would not hear of it, and would not delete it.
+        responder::check_url(&request.response_url).map_err(|e| {
+            error!(error = %e, "refused event");
+            HandlerError::ResponseUrl(e)
+        })?;
         let deadline = Deadline::from_lambda(lambda_deadline, self.config.safety_margin);
         let span = info_span!(
             "request",
@@ -128,6 +137,9 @@ impl Handler {
         request: Request,
         deadline: Deadline,
     ) -> Result<Delivered, HandlerError> {
+        // Shared rather than cloned with the task that acts on it: cloning its properties
+        // recurses as deep as they are nested.
+        let request = Arc::new(request);
         info!(
             physical_id = request.physical_resource_id().unwrap_or(""),
             response_url = %responder::redact_str(&request.response_url),
@@ -140,7 +152,7 @@ impl Handler {
         info!(
             status,
             physical_id = %answer.physical_resource_id,
-            reason = %answer.reason,
+            reason = %log_excerpt(&answer.reason),
             "answering"
         );
         self.responder
@@ -158,7 +170,7 @@ impl Handler {
     }
 
     /// Decides and acts, on a task of its own so that a panic becomes a FAILED answer.
-    async fn answer(self: &Arc<Self>, request: &Request, deadline: Deadline) -> Answer {
+    async fn answer(self: &Arc<Self>, request: &Arc<Request>, deadline: Deadline) -> Answer {
         let fallback_id = lifecycle::fallback_physical_id(request);
         if deadline.work_expired() {
             return Answer::failed(
@@ -171,7 +183,7 @@ impl Handler {
             );
         }
         let handler = Arc::clone(self);
-        let owned = request.clone();
+        let owned = Arc::clone(request);
         answer_or_failed(
             async move { handler.act(&owned, &deadline).await }.in_current_span(),
             fallback_id,
@@ -493,6 +505,15 @@ pub async fn answer_or_failed(
                 format!("Internal error in cfn-ivs-recording (it panicked: {detail}); see the function's logs"),
             )
         }
+    }
+}
+
+/// A Reason as the logs show it: CloudWatch caps a log event at 256 KB, and the answer itself
+/// holds at most 4 KB of it anyway.
+fn log_excerpt(reason: &str) -> &str {
+    match reason.char_indices().nth(1024) {
+        None => reason,
+        Some((end, _)) => &reason[..end],
     }
 }
 

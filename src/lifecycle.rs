@@ -108,18 +108,15 @@ pub fn failed_create_id(identity: &Identity) -> String {
         "{stack_name}-{}-failed-create-{}",
         identity.logical_resource_id, identity.request_id
     );
-    truncate_to(id, MAX_PHYSICAL_ID)
-}
-
-fn truncate_to(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
+    // Plain characters only, so that the id takes as many bytes in the answer's JSON as it
+    // has: CloudFormation's own values (stack names, logical ids, UUIDs) are made of these.
+    id.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .take(MAX_PHYSICAL_ID)
+        .collect()
 }
 
 /// `arn:<partition>:ivs:<region>:<account>:recording-configuration/<id>`, in any partition.
@@ -309,9 +306,10 @@ mod tests {
         assert_eq!(id, "demo-Recording-failed-create-req-1");
         assert!(!is_recording_configuration_arn(&id));
         let mut long = r.identity.clone();
-        long.request_id = "é".repeat(2000);
+        long.request_id = "é\"\u{1}".repeat(2000);
         let id = failed_create_id(&long);
-        assert!(id.len() <= 1024 && !id.is_empty());
+        assert_eq!(id.len(), 1024);
+        assert_eq!(crate::event::json_len(&id), id.len(), "{id}");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub enum PropertyError {
         path: String,
         expected: &'static str,
     },
-    #[error("{path} must be a whole number, got {value:?}")]
+    #[error("{path} must be a whole number, got {value}")]
     NotANumber { path: String, value: String },
     #[error("{path} must be between {min} and {max}, got {value}")]
     OutOfRange {
@@ -119,7 +119,7 @@ pub enum PropertyError {
         value: String,
         allowed: &'static str,
     },
-    #[error("{path} must be one of {}, got {value:?}", .allowed.join(" | "))]
+    #[error("{path} must be one of {}, got {value}", .allowed.join(" | "))]
     NotInEnum {
         path: String,
         value: String,
@@ -263,7 +263,7 @@ fn tags(value: &Value) -> Result<BTreeMap<String, String>, PropertyError> {
             .collect::<Result<_, _>>()?,
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| Ok((k.clone(), scalar(v, &format!("Tags.{k}"))?)))
+            .map(|(k, v)| Ok((k.clone(), scalar(v, &format!("Tags.{}", excerpt(k)))?)))
             .collect::<Result<_, _>>()?,
         _ => {
             return Err(PropertyError::WrongType {
@@ -281,7 +281,7 @@ fn tags(value: &Value) -> Result<BTreeMap<String, String>, PropertyError> {
         if tags.insert(key.clone(), value).is_some() {
             return Err(PropertyError::Duplicate {
                 path: "Tags".into(),
-                value: format!("the key {key:?}"),
+                value: format!("the key {:?}", excerpt(&key)),
             });
         }
     }
@@ -304,12 +304,12 @@ fn check_tag(key: &str, value: &str) -> Result<(), PropertyError> {
     let allowed = "letters, digits, spaces and _ . : / = + - @";
     let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
     if key.to_ascii_lowercase().starts_with("aws:") || key == REQUEST_MARKER_TAG {
-        return Err(PropertyError::ReservedTagKey { key: key.into() });
+        return Err(PropertyError::ReservedTagKey { key: excerpt(key) });
     }
     check_text(key, "Tags key", 1, 128, allowed, tag_char)?;
     check_text(
         value,
-        &format!("Tags value of {key:?}"),
+        &format!("Tags value of {:?}", excerpt(key)),
         0,
         256,
         allowed,
@@ -325,7 +325,7 @@ fn reject_unknown(
     match map.keys().find(|k| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(PropertyError::Unknown {
-            path: join(base, key),
+            path: join(base, &excerpt(key)),
             suggestion: nearest(key, known).map(|s| join(base, s)),
         }),
     }
@@ -333,6 +333,10 @@ fn reject_unknown(
 
 /// The known name closest to a misspelt one, when it is close enough to be a likely typo.
 fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Far longer than any property name: no typo of one, and not worth a quadratic comparison.
+    if key.len() > 2 * MAX_NAME_LEN {
+        return None;
+    }
     let key = key.to_ascii_lowercase();
     known
         .iter()
@@ -354,6 +358,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
+}
+
+/// The longest name of a property; anything much longer is no typo of one.
+const MAX_NAME_LEN: usize = "RecordingReconnectWindowSeconds".len();
+/// How much of a refused value a Reason quotes: enough to recognise it, never the megabyte.
+const EXCERPT_CHARS: usize = 64;
+
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A refused value as a Reason shows it. Lists and objects are named, not printed: printing
+/// recurses, and a value can be nested deeper than a stack allows.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{:?}", excerpt(s)),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_string(),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
 }
 
 fn join(base: &str, key: &str) -> String {
@@ -420,7 +449,7 @@ fn scalar(value: &Value, path: &str) -> Result<String, PropertyError> {
 fn integer(value: &Value, path: &str, min: i64, max: i64) -> Result<i64, PropertyError> {
     let not_a_number = || PropertyError::NotANumber {
         path: path.into(),
-        value: value.to_string(),
+        value: describe(value),
     };
     let n = match value {
         Value::Number(n) => n.as_i64().ok_or_else(not_a_number)?,
@@ -445,7 +474,7 @@ fn one_of(
 ) -> Result<&'static str, PropertyError> {
     let given = value.as_str().ok_or_else(|| PropertyError::NotInEnum {
         path: path.into(),
-        value: value.to_string(),
+        value: describe(value),
         allowed,
     })?;
     allowed
@@ -454,7 +483,7 @@ fn one_of(
         .copied()
         .ok_or_else(|| PropertyError::NotInEnum {
             path: path.into(),
-            value: given.into(),
+            value: format!("{:?}", excerpt(given)),
             allowed,
         })
 }
@@ -510,7 +539,7 @@ fn check_text(
     if !value.chars().all(valid_char) {
         return Err(PropertyError::Pattern {
             path: path.into(),
-            value: value.into(),
+            value: excerpt(value),
             allowed,
         });
     }
@@ -749,6 +778,31 @@ mod tests {
             e,
             "Colour is not a property of Custom::IvsRecordingConfiguration"
         );
+    }
+
+    #[test]
+    fn huge_refused_values_are_quoted_by_their_start_only() {
+        let e = error_of(with("Name", json!("x".repeat(1_000_000))));
+        assert!(
+            e.starts_with("Name must be 0 to 128 characters long"),
+            "{}",
+            &e[..100]
+        );
+        let e = error_of(with(
+            "RecordingReconnectWindowSeconds",
+            json!("9".repeat(1_000_000)),
+        ));
+        assert!(
+            e.len() < 200 && e.contains("\"9999") && e.contains('…'),
+            "{e}"
+        );
+        let e = error_of(with("RecordingReconnectWindowSeconds", json!([[1]])));
+        assert_eq!(
+            e,
+            "RecordingReconnectWindowSeconds must be a whole number, got a list"
+        );
+        let e = error_of(with(&"Typo".repeat(100_000), json!(1)));
+        assert!(e.len() < 200 && !e.contains("did you mean"), "{e}");
     }
 
     #[test]

@@ -244,6 +244,11 @@ impl Target {
     }
 }
 
+/// Checks that answers can be sent to `url` (https, or http to a loopback host).
+pub fn check_url(url: &str) -> Result<(), SendError> {
+    Target::parse(url).map(|_| ())
+}
+
 /// The URL without its query string (the signature).
 pub fn redact(uri: &Uri) -> String {
     format!(

@@ -1,7 +1,7 @@
 //! The answer to CloudFormation: the JSON body PUT to the ResponseURL, built with
 //! `aws_lambda_events`' response type and kept within CloudFormation's 4096-byte limit.
 
-use crate::event::Identity;
+use crate::event::{json_len, Identity};
 use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
 };
@@ -64,7 +64,9 @@ impl Answer {
 /// shortened first, then `Data` is dropped.
 pub fn body(identity: &Identity, answer: &Answer) -> Vec<u8> {
     let mut answer = answer.clone();
-    if answer.reason.is_empty() {
+    // No Reason given: the status stands in, whole (a shortened "FAILE…" would say nothing).
+    let shortenable = !answer.reason.is_empty();
+    if !shortenable {
         answer.reason = answer.status.as_str().to_string();
     }
     let full = serialize(identity, &answer);
@@ -77,36 +79,37 @@ pub fn body(identity: &Identity, answer: &Answer) -> Vec<u8> {
             answer.data.clear();
         }
         answer.reason = original_reason.clone();
-        if let Some(body) = shorten_reason_to_fit(identity, &mut answer) {
+        let fitted = if shortenable {
+            shorten_reason_to_fit(identity, &mut answer)
+        } else {
+            Some(serialize(identity, &answer)).filter(|body| body.len() <= MAX_BODY)
+        };
+        if let Some(body) = fitted {
             return body;
         }
     }
-    // The event's echoed fields are bounded when it is parsed, so an ellipsis for a Reason
-    // always fits; this keeps the promise even if that bound is ever loosened.
+    // Unreachable for a parsed event: its echoed fields are bounded by their length in JSON
+    // (see `event`) so that an ellipsis for a Reason always fits.
     answer.reason = ELLIPSIS.to_string();
     serialize(identity, &answer)
 }
 
-/// Cuts the Reason to the longest prefix (by characters) for which the body fits.
+/// Cuts the Reason to the longest prefix (by characters) for which the body fits: the body
+/// without a Reason, then the Reason's characters as long as their JSON form fits the rest.
 fn shorten_reason_to_fit(identity: &Identity, answer: &mut Answer) -> Option<Vec<u8>> {
-    let chars: Vec<char> = answer.reason.chars().collect();
-    let with_prefix = |n: usize| chars[..n].iter().collect::<String>() + ELLIPSIS;
-    let (mut fits, mut too_long) = (0usize, chars.len());
-    answer.reason = with_prefix(0);
-    serialize(identity, answer)
-        .len()
-        .le(&MAX_BODY)
-        .then_some(())?;
-    while too_long - fits > 1 {
-        let mid = (fits + too_long) / 2;
-        answer.reason = with_prefix(mid);
-        if serialize(identity, answer).len() <= MAX_BODY {
-            fits = mid;
-        } else {
-            too_long = mid;
+    let reason = std::mem::take(&mut answer.reason);
+    let without = serialize(identity, answer).len();
+    let budget = MAX_BODY.checked_sub(without + ELLIPSIS.len())?;
+    let mut used = 0;
+    let mut end = 0;
+    for (at, c) in reason.char_indices() {
+        used += json_len(c.encode_utf8(&mut [0; 4]));
+        if used > budget {
+            break;
         }
+        end = at + c.len_utf8();
     }
-    answer.reason = with_prefix(fits);
+    answer.reason = format!("{}{ELLIPSIS}", &reason[..end]);
     Some(serialize(identity, answer))
 }
 

@@ -548,16 +548,20 @@ async fn server_errors_from_the_response_url_are_retried() {
 }
 
 #[tokio::test]
-async fn a_response_url_that_is_not_https_gets_nothing() {
+async fn a_response_url_that_is_not_https_gets_nothing_and_nothing_is_done() {
     let h = Harness::start().await;
     let mut event = create(&h, "req-1", properties());
     event["ResponseURL"] = json!("http://example.com/answer?sig=1");
     let result = h.run(event, Duration::from_secs(5)).await;
-    let Err(HandlerError::Send { source, .. }) = result else {
-        panic!("expected a send error, got {result:?}")
+    let Err(HandlerError::ResponseUrl(error)) = result else {
+        panic!("expected a ResponseURL error, got {result:?}")
     };
-    assert!(source.to_string().contains("must be https"), "{source}");
+    assert!(error.to_string().contains("must be https"), "{error}");
     assert!(h.sink.received().is_empty());
+    assert!(
+        h.emulator.requests().is_empty(),
+        "nothing is done that cannot be reported"
+    );
 }
 
 #[tokio::test]

@@ -153,3 +153,119 @@ pub async fn created_arn(h: &Harness, request_id: &str) -> String {
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
     answer["PhysicalResourceId"].as_str().unwrap().to_string()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Added for tests/hostile_input.rs: the Lambda binary as a process, and memory use.
+// ---------------------------------------------------------------------------------------------
+
+/// Fake credentials the function process gets from its environment; none may ever be logged.
+pub const PROCESS_ACCESS_KEY_ID: &str = "AKIDPROCESSTEST";
+pub const PROCESS_SECRET_ACCESS_KEY: &str = "process-test-secret";
+pub const PROCESS_SESSION_TOKEN: &str = "process-test-session-token";
+
+/// The built Lambda binary as a process, as tests/binary.rs runs it: a fake Runtime API hands it
+/// events and the emulated IVS answers its SDK calls. Its stdout and stderr are drained as it
+/// runs (DEBUG logs overflow a pipe's buffer and would block the process). Killed when dropped.
+pub struct FunctionProcess {
+    child: std::process::Child,
+    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl FunctionProcess {
+    pub fn start(
+        api: &cfn_ivs_recording::fakes::RuntimeApi,
+        ivs: &IvsEmulator,
+        extra_env: &[(&str, &str)],
+    ) -> FunctionProcess {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-ivs-recording"));
+        command
+            .env_clear()
+            .envs(api.lambda_env())
+            .env("AWS_ENDPOINT_URL_IVS", ivs.endpoint_url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", PROCESS_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", PROCESS_SECRET_ACCESS_KEY)
+            .env("AWS_SESSION_TOKEN", PROCESS_SESSION_TOKEN)
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the function binary starts");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = pipe.read_to_end(&mut out);
+                out
+            })
+        };
+        let readers = vec![
+            drain(Box::new(child.stdout.take().unwrap())),
+            drain(Box::new(child.stderr.take().unwrap())),
+        ];
+        FunctionProcess { child, readers }
+    }
+
+    /// Stops the process and returns everything it wrote to stdout, then stderr.
+    pub fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.readers)
+            .into_iter()
+            .map(|reader| String::from_utf8_lossy(&reader.join().unwrap()).into_owned())
+            .collect()
+    }
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CloudFormation request for the function process, answered at `sink`.
+pub fn process_event(
+    sink: &ResponseSink,
+    request_type: &str,
+    request_id: &str,
+    physical_id: Option<&str>,
+    props: Value,
+) -> Value {
+    let mut e = json!({
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
+        "ResponseURL": sink.url(&format!("/demo/Recording/{request_id}?{SIGNATURE}")),
+        "StackId": STACK_ID,
+        "RequestId": request_id,
+        "ResourceType": "Custom::IvsRecordingConfiguration",
+        "LogicalResourceId": "Recording",
+        "ResourceProperties": props,
+    });
+    if let Some(id) = physical_id {
+        e["PhysicalResourceId"] = json!(id);
+    }
+    e
+}
+
+/// Peak memory of this process, in KiB, since the last [`reset_peak_memory`].
+pub fn peak_memory_kib() -> u64 {
+    proc_status_kib("VmHWM")
+}
+
+/// Resets the peak to the current resident size and returns that size, in KiB.
+pub fn reset_peak_memory() -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5")
+        .expect("resetting VmHWM via /proc/self/clear_refs");
+    proc_status_kib("VmHWM")
+}
+
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}

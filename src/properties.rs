@@ -302,7 +302,10 @@ fn tag_entry(entry: &Value, index: usize) -> Result<(String, String), PropertyEr
 
 fn check_tag(key: &str, value: &str) -> Result<(), PropertyError> {
     let allowed = "letters, digits, spaces and _ . : / = + - @";
-    let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    // AWS's tag pattern allows Unicode separators (\p{Z}), not tabs or line breaks.
+    let tag_char = |c: char| {
+        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+    };
     if key.to_ascii_lowercase().starts_with("aws:") || key == REQUEST_MARKER_TAG {
         return Err(PropertyError::ReservedTagKey { key: excerpt(key) });
     }
@@ -754,6 +757,13 @@ mod tests {
         assert!(e.contains("more than once"), "{e}");
         let e = error_of(with("Tags", json!([{"Key": "a"}])));
         assert_eq!(e, "Tags[0].Value is required");
+        let e = error_of(with("Tags", json!({"a": "tab\there"})));
+        assert!(
+            e.contains("may contain only letters, digits, spaces"),
+            "{e}"
+        );
+        let separators = json!({"no-break\u{a0}space": "ideographic\u{3000}space"});
+        assert!(parse(&with("Tags", separators)).is_ok());
         let e = error_of(with("Tags", json!({"a": "semi;colon"})));
         assert!(
             e.contains("may contain only letters, digits, spaces"),

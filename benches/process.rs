@@ -1,0 +1,641 @@
+//! Cold start, latency, peak memory and size of the release `cfn-ivs-recording` binary, run the
+//! way Lambda runs it: every sample is a new process that takes its events from the fake Lambda
+//! Runtime API, calls the IVS emulator over HTTP and PUTs its answers to the fake ResponseURL.
+//!
+//! ```text
+//! cargo bench --bench process                       # 20 processes
+//! BENCH_PROCESSES=50 cargo bench --bench process
+//! BENCH_BINARY=/path/to/cfn-ivs-recording cargo bench --bench process   # another build of it
+//! ```
+//!
+//! Unless given `BENCH_BINARY`, the bench first runs `cargo build --release --bin
+//! cfn-ivs-recording` (a no-op when the binary is up to date). It prints a markdown table (min /
+//! median / max, and the targets for the median) and writes the same figures to
+//! `target/bench/process.json`. The processes' logs go to `target/bench/process.log`.
+//!
+//! Every process gets its own Runtime API, emulator and ResponseURL, and three Create events:
+//!
+//! 1. **cold**: queued before the process starts, the emulator ACTIVE at once. Gives the init
+//!    duration (just before `spawn()` to the first `GET .../invocation/next`) and the cold
+//!    latency (event handed out to answer PUT received).
+//! 2. **warm**: the same with another RequestId, queued once the process waits for it. Then a
+//!    bare keep-alive HTTP client in this process replays the event's IVS requests and its PUT:
+//!    that is what the fakes themselves cost (emulator, ResponseURL, loopback). The warm latency
+//!    minus it is the function's own time.
+//! 3. **stabilization**: the emulator keeps the configuration CREATING for 1.5 s. The lag runs
+//!    from the flip to ACTIVE to the PUT. The emulator exposes no timestamps, so a thread watches
+//!    its request count and takes the moment CreateRecordingConfiguration arrives as the creation
+//!    instant; the emulator's own clock starts microseconds later, when it stores the
+//!    configuration, so the lag is overstated by that much at most.
+//!
+//! Once all three are answered and the process asks for more, its peak RSS (`VmHWM`) is read and
+//! it is killed.
+
+use bytes::Bytes;
+use cfn_ivs_recording::emulator::{
+    EmulatorOptions, IvsEmulator, Operation, RecordedRequest, Stabilization,
+};
+use cfn_ivs_recording::fakes::{
+    Invocation, InvocationResult, RecordedPut, ResponseSink, RuntimeApi,
+};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = "cfn-ivs-recording";
+const DEFAULT_PROCESSES: usize = 20;
+const STABILIZE_AFTER: Duration = Duration::from_millis(1500);
+/// A step that takes this long is broken, not slow.
+const PATIENCE: Duration = Duration::from_secs(30);
+const CREATE_EVENT: &str = include_str!("../events/create.json");
+const PY_ZIP: &str = "import sys, zipfile\n\
+    with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n    \
+    z.write(sys.argv[2], 'bootstrap')";
+
+fn main() {
+    let processes = processes_from_env();
+    let binary = std::env::var_os("BENCH_BINARY").map_or_else(build_release_binary, PathBuf::from);
+    let out_dir = bench_dir();
+    fs::create_dir_all(&out_dir).expect("target/bench can be created");
+    let log = File::create(out_dir.join("process.log")).expect("the log file can be created");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let samples: Vec<Sample> = (1..=processes)
+        .map(|n| {
+            eprintln!("process {n}/{processes}");
+            runtime.block_on(sample(&binary, &log))
+        })
+        .collect();
+
+    let report = Report {
+        processes,
+        binary: binary.display().to_string(),
+        machine: machine(),
+        date: utc_now(),
+        rows: rows(&samples, &binary, &out_dir),
+    };
+    println!("{}", report.markdown());
+    let json = serde_json::to_string_pretty(&report.json()).expect("figures serialize");
+    fs::write(out_dir.join("process.json"), json + "\n").expect("process.json can be written");
+}
+
+fn processes_from_env() -> usize {
+    match std::env::var("BENCH_PROCESSES") {
+        Ok(n) => n
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("BENCH_PROCESSES must be a positive integer, got {n:?}")),
+        Err(_) => DEFAULT_PROCESSES,
+    }
+}
+
+/// `target/bench`: this bench runs as `<target dir>/release/deps/process-<hash>`.
+fn bench_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the bench knows its own path");
+    let target_dir = exe
+        .ancestors()
+        .nth(3)
+        .expect("the bench runs from <target>/release/deps");
+    target_dir.join("bench")
+}
+
+/// Builds the binary as `cargo build --release` does and returns its path. Not the bench's own
+/// `CARGO_BIN_EXE_*`: that one is built with the dev-dependencies' features unified in (regex
+/// with every Unicode table, for one), so it is not the binary that gets deployed.
+fn build_release_binary() -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", BIN])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == BIN)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports where it put the binary")
+}
+
+/// One process's figures, in milliseconds unless named otherwise.
+struct Sample {
+    init: f64,
+    cold: f64,
+    warm: f64,
+    fakes: f64,
+    stabilization_lag: f64,
+    peak_rss_kib: u64,
+}
+
+async fn sample(binary: &Path, log: &File) -> Sample {
+    let rig = Rig::start().await;
+    rig.enqueue_create("cold");
+    let mut command = rig.command(binary, log);
+    let spawned = Instant::now();
+    let function = Function(command.spawn().expect("the binary starts"));
+    let cold = rig.answer(1).await;
+    let init = millis(spawned, rig.api.next_calls()[0]);
+
+    let before_warm = rig.ivs.requests().len();
+    rig.wait_ready(2).await;
+    rig.enqueue_create("warm");
+    let warm = rig.answer(2).await;
+    let fakes = rig
+        .replay(&rig.ivs.requests()[before_warm..], &warm.put)
+        .await;
+
+    let stabilization_lag = rig.stabilization_lag().await;
+    rig.wait_ready(4).await;
+    Sample {
+        init,
+        cold: cold.latency,
+        warm: warm.latency,
+        fakes,
+        stabilization_lag,
+        peak_rss_kib: function.peak_rss_kib(),
+    }
+}
+
+/// The process under test; killed when dropped, also when a step fails.
+struct Function(Child);
+
+impl Function {
+    /// `VmHWM`, the peak resident set size so far, in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+            .expect("the process is still running");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("/proc/<pid>/status has a VmHWM line")
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one process talks to, plus a plain HTTP client to replay its requests with.
+struct Rig {
+    api: RuntimeApi,
+    ivs: IvsEmulator,
+    sink: ResponseSink,
+    /// Takes the replayed PUTs, so that `sink` holds only the function's answers.
+    replay_sink: ResponseSink,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// An event answered: the time from hand-out to PUT, and the PUT.
+struct Answered {
+    latency: f64,
+    put: RecordedPut,
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        Rig {
+            api: RuntimeApi::start().await.expect("the Runtime API starts"),
+            ivs: IvsEmulator::start(EmulatorOptions::default())
+                .await
+                .expect("the emulator starts"),
+            sink: ResponseSink::start().await.expect("the ResponseURL starts"),
+            replay_sink: ResponseSink::start().await.expect("the ResponseURL starts"),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// The environment Lambda gives a `provided.al2023` function, pointed at the fakes.
+    fn command(&self, binary: &Path, log: &File) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .envs(self.api.lambda_env())
+            .env("AWS_ENDPOINT_URL_IVS", self.ivs.endpoint_url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+            .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+            .env("AWS_SESSION_TOKEN", "bench-session-token")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the log file handle clones"))
+            .stderr(log.try_clone().expect("the log file handle clones"));
+        command
+    }
+
+    /// Queues `events/create.json` with its own RequestId and a ResponseURL on the sink.
+    fn enqueue_create(&self, request_id: &str) {
+        let mut event: Value = serde_json::from_str(CREATE_EVENT).expect("create.json is JSON");
+        event["RequestId"] = json!(request_id);
+        event["ResponseURL"] = json!(self.sink.url(&format!(
+            "/demo/Recording/{request_id}?X-Amz-Signature=BENCH"
+        )));
+        self.api.enqueue(Invocation {
+            request_id: format!("invocation-{request_id}"),
+            event,
+            deadline: Duration::from_secs(300),
+        });
+    }
+
+    /// Waits until the process has asked for its `n`th event, so that one queued now is handed
+    /// out at once.
+    async fn wait_ready(&self, n: usize) {
+        let calls = self.api.wait_for_next_calls(n, PATIENCE).await;
+        assert!(calls.len() >= n, "the process never asked for event {n}");
+    }
+
+    /// Waits for the answer to the `n`th event and checks it succeeded.
+    async fn answer(&self, n: usize) -> Answered {
+        let puts = self.sink.wait_for(n, PATIENCE).await;
+        let put = puts
+            .get(n - 1)
+            .unwrap_or_else(|| panic!("no answer to event {n}"))
+            .clone();
+        assert_eq!(put.json()["Status"], "SUCCESS", "event {n}: {}", put.body);
+        let results = self.api.wait_for_results(n, PATIENCE).await;
+        assert!(
+            matches!(
+                results.get(n - 1),
+                Some((InvocationResult::Response { .. }, _))
+            ),
+            "event {n} did not end in a response to the runtime: {results:?}"
+        );
+        let handed_out = self.api.handed_out()[n - 1].1;
+        Answered {
+            latency: millis(handed_out, put.received_at),
+            put,
+        }
+    }
+
+    /// The time the emulator and the sink take for `requests` and `put` over warm keep-alive
+    /// connections. The first round only warms those connections, as the function's pool is warm
+    /// after its cold event; it creates one more configuration, which changes nothing here.
+    async fn replay(&self, requests: &[RecordedRequest], put: &RecordedPut) -> f64 {
+        self.replay_once(requests, put).await;
+        let started = Instant::now();
+        self.replay_once(requests, put).await;
+        millis(started, Instant::now())
+    }
+
+    async fn replay_once(&self, requests: &[RecordedRequest], put: &RecordedPut) {
+        for request in requests {
+            let body = match &request.body {
+                Value::Null => String::new(),
+                body => body.to_string(),
+            };
+            let uri = self.ivs.endpoint_url() + &path_and_query(&request.path, &request.query);
+            self.send(&request.method, uri, body).await;
+        }
+        let uri = self.replay_sink.url(&path_and_query(&put.path, &put.query));
+        self.send(&put.method, uri, put.body.clone()).await;
+    }
+
+    async fn send(&self, method: &str, uri: String, body: String) {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::from(body))
+            .expect("a recorded request is a valid request");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .expect("the fake answers");
+        let status = response.status();
+        // Read to the end: that is part of the round trip and frees the connection for reuse.
+        let body = response.into_body().collect().await.expect("a whole body");
+        assert!(status.is_success(), "{method} {uri}: {status} {body:?}");
+    }
+
+    /// Runs the third event with `STABILIZE_AFTER` and returns the lag from the flip to ACTIVE
+    /// to the PUT.
+    async fn stabilization_lag(&self) -> f64 {
+        self.ivs
+            .set_stabilization(Stabilization::ActiveAfter(STABILIZE_AFTER));
+        self.wait_ready(3).await;
+        let creation = watch_next_create(self.ivs.clone());
+        self.enqueue_create("stabilize");
+        let answered = self.answer(3).await;
+        let created = creation.join().expect("the emulator received the Create");
+        millis(created + STABILIZE_AFTER, answered.put.received_at)
+    }
+}
+
+/// When the emulator receives its next CreateRecordingConfiguration, seen from a thread of its
+/// own so that the runtime serving the fakes is not disturbed; polling every 100 µs keeps the
+/// error well under a millisecond.
+fn watch_next_create(ivs: IvsEmulator) -> std::thread::JoinHandle<Instant> {
+    let creates = ivs.count(Operation::CreateRecordingConfiguration);
+    let give_up = Instant::now() + PATIENCE;
+    std::thread::spawn(move || loop {
+        if ivs.count(Operation::CreateRecordingConfiguration) > creates {
+            return Instant::now();
+        }
+        assert!(
+            Instant::now() < give_up,
+            "no CreateRecordingConfiguration arrived"
+        );
+        std::thread::sleep(Duration::from_micros(100));
+    })
+}
+
+fn path_and_query(path: &str, query: &Option<String>) -> String {
+    match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    }
+}
+
+/// Milliseconds from `start` to `end`, negative if `end` came first.
+fn millis(start: Instant, end: Instant) -> f64 {
+    match end.checked_duration_since(start) {
+        Some(elapsed) => elapsed.as_secs_f64() * 1e3,
+        None => -(start - end).as_secs_f64() * 1e3,
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+impl Stats {
+    fn of(mut values: Vec<f64>) -> Stats {
+        assert!(!values.is_empty(), "no samples");
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        let median = if values.len().is_multiple_of(2) {
+            (values[middle - 1] + values[middle]) / 2.0
+        } else {
+            values[middle]
+        };
+        Stats {
+            min: values[0],
+            median,
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+/// One line of the table; `stats` is `None` when the figure could not be taken.
+struct Row {
+    key: &'static str,
+    label: &'static str,
+    decimals: usize,
+    stats: Option<Stats>,
+    /// The most the median may be.
+    target: Option<f64>,
+}
+
+impl Row {
+    fn met(&self) -> Option<bool> {
+        Some(self.stats?.median <= self.target?)
+    }
+}
+
+/// Megabytes of 10^6 bytes, the stricter reading of the targets.
+const MB: f64 = 1e6;
+
+fn rows(samples: &[Sample], binary: &Path, out_dir: &Path) -> Vec<Row> {
+    let each = |figure: fn(&Sample) -> f64| Some(Stats::of(samples.iter().map(figure).collect()));
+    let binary_bytes = fs::metadata(binary).expect("the binary exists").len() as f64;
+    let zip_bytes = zipped_size(binary, out_dir).map(|bytes| bytes as f64);
+    let row = |key, label, decimals, stats, target| Row {
+        key,
+        label,
+        decimals,
+        stats,
+        target,
+    };
+    vec![
+        row(
+            "init_ms",
+            "init: spawn → first `next` (ms)",
+            2,
+            each(|s| s.init),
+            Some(15.0),
+        ),
+        row(
+            "cold_create_ms",
+            "cold create: hand-out → PUT (ms)",
+            2,
+            each(|s| s.cold),
+            Some(20.0),
+        ),
+        row(
+            "warm_create_ms",
+            "warm create: hand-out → PUT (ms)",
+            2,
+            each(|s| s.warm),
+            None,
+        ),
+        row(
+            "fakes_ms",
+            "the fakes' own time for the warm create (ms)",
+            2,
+            each(|s| s.fakes),
+            None,
+        ),
+        row(
+            "warm_beyond_fakes_ms",
+            "warm create beyond the fakes' time (ms)",
+            2,
+            each(|s| s.warm - s.fakes),
+            Some(2.0),
+        ),
+        row(
+            "stabilization_lag_ms",
+            "stabilization lag: ACTIVE → PUT (ms)",
+            1,
+            each(|s| s.stabilization_lag),
+            Some(300.0),
+        ),
+        row(
+            "peak_rss_mb",
+            "peak RSS, VmHWM (MB)",
+            2,
+            each(|s| s.peak_rss_kib as f64 * 1024.0 / MB),
+            Some(20.0),
+        ),
+        row(
+            "binary_bytes",
+            "stripped binary (bytes)",
+            0,
+            Some(Stats::of(vec![binary_bytes])),
+            Some(5.0 * MB),
+        ),
+        row(
+            "zip_bytes",
+            "zipped `bootstrap`, deflate -9 (bytes)",
+            0,
+            zip_bytes.map(|b| Stats::of(vec![b])),
+            None,
+        ),
+    ]
+}
+
+/// The Lambda package's size: the binary as `bootstrap`, zipped with deflate level 9 by `zip`
+/// or else by Python's zipfile; `None` when neither is available.
+fn zipped_size(binary: &Path, out_dir: &Path) -> Option<u64> {
+    let staging = out_dir.join("package");
+    fs::create_dir_all(&staging).ok()?;
+    let bootstrap = staging.join("bootstrap");
+    fs::copy(binary, &bootstrap).ok()?;
+    let zip = out_dir.join("bootstrap.zip");
+    // `zip` adds to an existing archive instead of replacing it.
+    let _ = fs::remove_file(&zip);
+    let zipped = succeeds(
+        Command::new("zip")
+            .args(["-9", "-X", "-q", "-j"])
+            .arg(&zip)
+            .arg(&bootstrap),
+    ) || succeeds(
+        Command::new("python3")
+            .args(["-c", PY_ZIP])
+            .arg(&zip)
+            .arg(&bootstrap),
+    );
+    zipped
+        .then(|| fs::metadata(&zip).ok().map(|m| m.len()))
+        .flatten()
+}
+
+fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+struct Machine {
+    cpu: String,
+    cores: usize,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split_once(':'))
+        .map_or("unknown", |(_, name)| name.trim())
+        .to_owned();
+    // What `nproc` prints: the cores this process may run on.
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    Machine { cpu, cores }
+}
+
+fn utc_now() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .ok()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|date| !date.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+struct Report {
+    processes: usize,
+    binary: String,
+    machine: Machine,
+    date: String,
+    rows: Vec<Row>,
+}
+
+impl Report {
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "## cfn-ivs-recording as a process: {} fresh processes\n\n\
+             Machine: {}, {} cores ({} {}); {}\n\
+             Binary: {}\n\n\
+             | measure | min | median | max | target (median) | |\n\
+             |---|--:|--:|--:|--:|---|\n",
+            self.processes,
+            self.machine.cpu,
+            self.machine.cores,
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            self.date,
+            self.binary,
+        );
+        for row in &self.rows {
+            out += &markdown_row(row);
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let figures: serde_json::Map<String, Value> = self
+            .rows
+            .iter()
+            .map(|row| (row.key.to_owned(), row_json(row)))
+            .collect();
+        json!({
+            "machine": {
+                "cpu": self.machine.cpu,
+                "cores": self.machine.cores,
+                "os": std::env::consts::OS,
+                "arch": std::env::consts::ARCH,
+            },
+            "date": self.date,
+            "processes": self.processes,
+            "binary": self.binary,
+            "figures": figures,
+        })
+    }
+}
+
+fn markdown_row(row: &Row) -> String {
+    let number = |value: f64| format!("{value:.prec$}", prec = row.decimals);
+    let (min, median, max) = match row.stats {
+        Some(s) => (number(s.min), number(s.median), number(s.max)),
+        None => ("n/a".into(), "n/a".into(), "n/a".into()),
+    };
+    let target = row
+        .target
+        .map_or(String::new(), |t| format!("≤ {}", number(t)));
+    let verdict = match row.met() {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "",
+    };
+    format!(
+        "| {} | {min} | {median} | {max} | {target} | {verdict} |\n",
+        row.label
+    )
+}
+
+fn row_json(row: &Row) -> Value {
+    // Microseconds, kilobytes and bytes are as fine as these figures get.
+    let rounded = |value: f64| (value * 1e3).round() / 1e3;
+    match row.stats {
+        Some(s) => json!({
+            "min": rounded(s.min),
+            "median": rounded(s.median),
+            "max": rounded(s.max),
+            "target_max": row.target,
+            "met": row.met(),
+        }),
+        None => Value::Null,
+    }
+}

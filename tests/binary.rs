@@ -6,51 +6,9 @@ mod common;
 
 use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator, Stabilization};
 use cfn_ivs_recording::fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi};
+use common::FunctionProcess;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Function {
-    child: Child,
-}
-
-impl Function {
-    fn start(api: &RuntimeApi, ivs: &IvsEmulator, extra_env: &[(&str, &str)]) -> Function {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-ivs-recording"));
-        command
-            .env_clear()
-            .envs(api.lambda_env())
-            .env("AWS_ENDPOINT_URL_IVS", ivs.endpoint_url())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "AKIDPROCESSTEST")
-            .env("AWS_SECRET_ACCESS_KEY", "process-test-secret")
-            .env("AWS_SESSION_TOKEN", "process-test-session-token")
-            .envs(extra_env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Function {
-            child: command.spawn().expect("the function binary starts"),
-        }
-    }
-
-    /// Stops the process and returns everything it logged.
-    fn logs(mut self) -> String {
-        let _ = self.child.kill();
-        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).to_string()
-            + &String::from_utf8_lossy(&output.stderr)
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn event(
     sink: &ResponseSink,
@@ -58,20 +16,13 @@ fn event(
     request_id: &str,
     physical_id: Option<&str>,
 ) -> Value {
-    let mut e = json!({
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
-        "ResponseURL": sink.url(&format!("/demo/Recording/{request_id}?{}", common::SIGNATURE)),
-        "StackId": common::STACK_ID,
-        "RequestId": request_id,
-        "ResourceType": "Custom::IvsRecordingConfiguration",
-        "LogicalResourceId": "Recording",
-        "ResourceProperties": common::properties(),
-    });
-    if let Some(id) = physical_id {
-        e["PhysicalResourceId"] = json!(id);
-    }
-    e
+    common::process_event(
+        sink,
+        request_type,
+        request_id,
+        physical_id,
+        common::properties(),
+    )
 }
 
 fn invocation(id: &str, event: Value) -> Invocation {
@@ -92,7 +43,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
     .await
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
-    let function = Function::start(&api, &ivs, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let function = FunctionProcess::start(&api, &ivs, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
 
     api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
     let puts = sink.wait_for(1, Duration::from_secs(20)).await;
@@ -174,7 +125,8 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
         "the ResponseURL's signature was logged:\n{logs}"
     );
     assert!(
-        !logs.contains("process-test-secret") && !logs.contains("process-test-session-token"),
+        !logs.contains(common::PROCESS_SECRET_ACCESS_KEY)
+            && !logs.contains(common::PROCESS_SESSION_TOKEN),
         "{logs}"
     );
     assert!(
@@ -192,7 +144,7 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
         .unwrap();
     let sink = ResponseSink::start().await.unwrap();
     sink.script([SinkReply::Status(403)]);
-    let _function = Function::start(&api, &ivs, &[]);
+    let _function = FunctionProcess::start(&api, &ivs, &[]);
 
     api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
     let results = api.wait_for_results(1, Duration::from_secs(20)).await;

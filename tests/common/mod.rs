@@ -155,7 +155,7 @@ pub async fn created_arn(h: &Harness, request_id: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Added for tests/hostile_input.rs: the Lambda binary as a process, and memory use.
+// The Lambda binary as a process, and memory use.
 // ---------------------------------------------------------------------------------------------
 
 /// Fake credentials the function process gets from its environment; none may ever be logged.
@@ -163,7 +163,7 @@ pub const PROCESS_ACCESS_KEY_ID: &str = "AKIDPROCESSTEST";
 pub const PROCESS_SECRET_ACCESS_KEY: &str = "process-test-secret";
 pub const PROCESS_SESSION_TOKEN: &str = "process-test-session-token";
 
-/// The built Lambda binary as a process, as tests/binary.rs runs it: a fake Runtime API hands it
+/// The built Lambda binary as a process, as Lambda runs it: a fake Runtime API hands it
 /// events and the emulated IVS answers its SDK calls. Its stdout and stderr are drained as it
 /// runs (DEBUG logs overflow a pipe's buffer and would block the process). Killed when dropped.
 pub struct FunctionProcess {

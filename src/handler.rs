@@ -184,17 +184,17 @@ impl Handler {
         }
         let handler = Arc::clone(self);
         let owned = Arc::clone(request);
+        let id = fallback_id.clone();
         answer_or_failed(
-            async move { handler.act(&owned, &deadline).await }.in_current_span(),
+            async move { handler.act(&owned, id, &deadline).await }.in_current_span(),
             fallback_id,
         )
         .await
     }
 
-    async fn act(&self, request: &Request, deadline: &Deadline) -> Answer {
-        let action = lifecycle::decide(request);
-        let fallback_id = lifecycle::fallback_physical_id(request);
-        match action {
+    /// `fallback_id` is the PhysicalResourceId of an answer that names no configuration.
+    async fn act(&self, request: &Request, fallback_id: String, deadline: &Deadline) -> Answer {
+        match lifecycle::decide(request) {
             Action::Reject { error } => {
                 Answer::failed(fallback_id, format!("Invalid properties: {error}"))
             }

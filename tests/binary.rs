@@ -5,8 +5,8 @@
 mod common;
 
 use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator, Stabilization};
-use cfn_ivs_recording::fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi};
-use common::FunctionProcess;
+use cfn_ivs_recording::fakes::{InvocationResult, ResponseSink, RuntimeApi};
+use common::{invocation, FunctionProcess};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -23,14 +23,6 @@ fn event(
         physical_id,
         common::properties(),
     )
-}
-
-fn invocation(id: &str, event: Value) -> Invocation {
-    Invocation {
-        request_id: id.into(),
-        event,
-        deadline: Duration::from_secs(30),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

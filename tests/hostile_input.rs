@@ -8,7 +8,7 @@ mod common;
 
 use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator};
 use cfn_ivs_recording::event::{MAX_LOGICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID};
-use cfn_ivs_recording::fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi};
+use cfn_ivs_recording::fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use cfn_ivs_recording::handler::HandlerError;
 use cfn_ivs_recording::responder::SendError;
 use cfn_ivs_recording::response::MAX_BODY;
@@ -441,14 +441,6 @@ async fn echoed_fields_are_limited_by_their_length_in_json() {
 // ---------------------------------------------------------------------------------------------
 // The function process: an event nested too deeply for the runtime, and what it logs
 // ---------------------------------------------------------------------------------------------
-
-fn invocation(id: &str, event: Value) -> Invocation {
-    Invocation {
-        request_id: id.into(),
-        event,
-        deadline: Duration::from_secs(30),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_refuses_an_event_nested_too_deeply_and_serves_the_next() {

@@ -118,16 +118,7 @@ pub fn properties() -> Value {
 }
 
 fn base(h: &Harness, request_type: &str, request_id: &str, props: Value) -> Value {
-    json!({
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
-        "ResponseURL": h.response_url(request_id),
-        "StackId": STACK_ID,
-        "RequestId": request_id,
-        "ResourceType": "Custom::IvsRecordingConfiguration",
-        "LogicalResourceId": "Recording",
-        "ResourceProperties": props
-    })
+    process_event(&h.sink, request_type, request_id, None, props)
 }
 
 pub fn create(h: &Harness, request_id: &str, props: Value) -> Value {
@@ -268,4 +259,13 @@ fn proc_status_kib(field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// An invocation of the function process, with Lambda's usual 30 s left.
+pub fn invocation(id: &str, event: Value) -> cfn_ivs_recording::fakes::Invocation {
+    cfn_ivs_recording::fakes::Invocation {
+        request_id: id.into(),
+        event,
+        deadline: std::time::Duration::from_secs(30),
+    }
 }

@@ -32,16 +32,12 @@
 //! it is killed.
 
 use bytes::Bytes;
-use cfn_ivs_recording::emulator::{
-    EmulatorOptions, IvsEmulator, Operation, RecordedRequest, Stabilization,
-};
-use cfn_ivs_recording::fakes::{
-    Invocation, InvocationResult, RecordedPut, ResponseSink, RuntimeApi,
-};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use ivs_emulator::{EmulatorOptions, IvsEmulator, Operation, RecordedRequest, Stabilization};
+use lambda_fakes::{Invocation, InvocationResult, RecordedPut, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

@@ -6,9 +6,7 @@
 
 pub mod backoff;
 pub mod deadline;
-pub mod emulator;
 pub mod event;
-pub mod fakes;
 pub mod handler;
 pub mod ivs;
 pub mod lifecycle;

@@ -14,7 +14,7 @@ struct Run {
 fn run(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_cfn-ivs-local"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .env_remove("AWS_LAMBDA_LOG_FORMAT")
         .output()
         .expect("cfn-ivs-local runs");

@@ -81,7 +81,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::EmulatorOptions;
+    use crate::EmulatorOptions;
     use std::time::Duration;
 
     fn state() -> State {

@@ -355,7 +355,7 @@ impl Ids {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::model::Model;
+    use crate::model::Model;
     use std::time::Duration;
 
     fn store(stabilization: Stabilization) -> Store {

@@ -2,12 +2,12 @@
 //! (default) or the real IVS of the configured account (`--aws`), and prints each answer that
 //! would reach CloudFormation as pretty JSON on stdout. The handler's logs go to stderr.
 
-use cfn_ivs_recording::emulator::{
-    self, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
-};
-use cfn_ivs_recording::fakes::ResponseSink;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::{ivs, logging};
+use ivs_emulator::{
+    self as emulator, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
+};
+use lambda_fakes::ResponseSink;
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;

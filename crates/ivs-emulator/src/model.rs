@@ -776,7 +776,7 @@ struct RawErrorTrait {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::Operation;
+    use crate::Operation;
     use serde_json::json;
     use std::path::Path;
 

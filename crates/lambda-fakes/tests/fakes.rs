@@ -8,12 +8,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use cfn_ivs_recording::fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi, SinkReply};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, Error as ClientError};
 use hyper_util::rt::TokioExecutor;
+use lambda_fakes::{Invocation, InvocationResult, ResponseSink, RuntimeApi, SinkReply};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;

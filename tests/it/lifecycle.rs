@@ -1,12 +1,10 @@
 //! The handler's lifecycle against the emulated IVS over HTTP, with the real aws-sdk-ivs client:
 //! every rule of Create, Update and Delete, and what reaches the ResponseURL.
 
-mod common;
-
-use cfn_ivs_recording::emulator::{Fault, FaultKind, Operation, Stabilization};
+use crate::util::*;
 use cfn_ivs_recording::handler::HandlerError;
 use cfn_ivs_recording::properties::REQUEST_MARKER_TAG;
-use common::*;
+use ivs_emulator::{Fault, FaultKind, Operation, Stabilization};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -504,7 +502,7 @@ async fn too_little_time_left_answers_failed_at_once() {
 
 #[tokio::test]
 async fn a_refused_answer_is_an_error_for_lambda_to_retry_and_is_not_repeated() {
-    use cfn_ivs_recording::fakes::SinkReply;
+    use lambda_fakes::SinkReply;
     let h = Harness::start().await;
     h.sink.script([SinkReply::Status(403)]);
     let result = h
@@ -527,7 +525,7 @@ async fn a_refused_answer_is_an_error_for_lambda_to_retry_and_is_not_repeated() 
 
 #[tokio::test]
 async fn server_errors_from_the_response_url_are_retried() {
-    use cfn_ivs_recording::fakes::SinkReply;
+    use lambda_fakes::SinkReply;
     let h = Harness::start().await;
     h.sink.script([
         SinkReply::Status(500),

@@ -2,11 +2,9 @@
 //! the emulated IVS answers its SDK calls, and the fake ResponseURL records what CloudFormation
 //! would receive. Also checks what the process logs.
 
-mod common;
-
-use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator, Stabilization};
-use cfn_ivs_recording::fakes::{InvocationResult, ResponseSink, RuntimeApi};
-use common::{invocation, FunctionProcess};
+use crate::util::{invocation, FunctionProcess};
+use ivs_emulator::{EmulatorOptions, IvsEmulator, Stabilization};
+use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -16,12 +14,12 @@ fn event(
     request_id: &str,
     physical_id: Option<&str>,
 ) -> Value {
-    common::process_event(
+    crate::util::process_event(
         sink,
         request_type,
         request_id,
         physical_id,
-        common::properties(),
+        crate::util::properties(),
     )
 }
 
@@ -117,8 +115,8 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
         "the ResponseURL's signature was logged:\n{logs}"
     );
     assert!(
-        !logs.contains(common::PROCESS_SECRET_ACCESS_KEY)
-            && !logs.contains(common::PROCESS_SESSION_TOKEN),
+        !logs.contains(crate::util::PROCESS_SECRET_ACCESS_KEY)
+            && !logs.contains(crate::util::PROCESS_SESSION_TOKEN),
         "{logs}"
     );
     assert!(
@@ -129,7 +127,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
-    use cfn_ivs_recording::fakes::SinkReply;
+    use lambda_fakes::SinkReply;
     let api = RuntimeApi::start().await.unwrap();
     let ivs = IvsEmulator::start(EmulatorOptions::default())
         .await

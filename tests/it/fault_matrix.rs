@@ -43,16 +43,14 @@
 //! Each row is a [`Case`]; each case gets its own emulator, sink and handler, so the cases of a
 //! group run concurrently. A failing group lists every failing case by name.
 
-mod common;
-
-use cfn_ivs_recording::emulator::{
-    Fault, FaultKind, Operation, RecordedRequest, Stabilization, StoredConfiguration,
-};
-use cfn_ivs_recording::fakes::{RecordedPut, SinkReply};
+use crate::util::*;
 use cfn_ivs_recording::handler::{Delivered, HandlerError};
 use cfn_ivs_recording::properties::REQUEST_MARKER_TAG;
 use cfn_ivs_recording::responder::SendError;
-use common::*;
+use ivs_emulator::{
+    Fault, FaultKind, Operation, RecordedRequest, Stabilization, StoredConfiguration,
+};
+use lambda_fakes::{RecordedPut, SinkReply};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;

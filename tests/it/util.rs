@@ -1,15 +1,14 @@
 //! What the integration tests share: an emulated IVS, a capturing ResponseURL and the real
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
-#![allow(dead_code)] // each test binary uses its own part of this module
 
 use cfn_ivs_recording::backoff::BackoffPolicy;
-use cfn_ivs_recording::emulator::{
-    self, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
-};
-use cfn_ivs_recording::fakes::{RecordedPut, ResponseSink};
 use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
 use cfn_ivs_recording::ivs;
 use cfn_ivs_recording::responder::RetryPolicy;
+use ivs_emulator::{
+    self as emulator, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
+};
+use lambda_fakes::{RecordedPut, ResponseSink};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -164,7 +163,7 @@ pub struct FunctionProcess {
 
 impl FunctionProcess {
     pub fn start(
-        api: &cfn_ivs_recording::fakes::RuntimeApi,
+        api: &lambda_fakes::RuntimeApi,
         ivs: &IvsEmulator,
         extra_env: &[(&str, &str)],
     ) -> FunctionProcess {
@@ -262,8 +261,8 @@ fn proc_status_kib(field: &str) -> u64 {
 }
 
 /// An invocation of the function process, with Lambda's usual 30 s left.
-pub fn invocation(id: &str, event: Value) -> cfn_ivs_recording::fakes::Invocation {
-    cfn_ivs_recording::fakes::Invocation {
+pub fn invocation(id: &str, event: Value) -> lambda_fakes::Invocation {
+    lambda_fakes::Invocation {
         request_id: id.into(),
         event,
         deadline: std::time::Duration::from_secs(30),

@@ -19,12 +19,12 @@ use aws_sdk_ivs::types::{
 };
 use aws_sdk_ivs::Client;
 use bytes::Bytes;
-use cfn_ivs_recording::emulator::{
-    sdk_config_for, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
-};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
+use ivs_emulator::{
+    sdk_config_for, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 

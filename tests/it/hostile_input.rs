@@ -4,15 +4,13 @@
 //! with nothing sent anywhere), nothing may reach IVS, and memory must stay bounded. Also what
 //! the function process logs, in text and JSON, at INFO and DEBUG.
 
-mod common;
-
-use cfn_ivs_recording::emulator::{EmulatorOptions, IvsEmulator};
+use crate::util::*;
 use cfn_ivs_recording::event::{MAX_LOGICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID};
-use cfn_ivs_recording::fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use cfn_ivs_recording::handler::HandlerError;
 use cfn_ivs_recording::responder::SendError;
 use cfn_ivs_recording::response::MAX_BODY;
-use common::*;
+use ivs_emulator::{EmulatorOptions, IvsEmulator};
+use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -246,7 +244,8 @@ async fn event_text_nested_deeper_than_the_runtime_parses_is_refused_by_the_pars
 /// runs the handler in: a stack overflow aborts the whole process, which must not take this
 /// file's other tests with it.
 const DEEP_CHILD: &str = "CFN_IVS_HOSTILE_DEEP_CHILD";
-const DEEP_TEST: &str = "a_value_nested_ten_thousand_levels_deep_gets_a_failed_answer";
+const DEEP_TEST: &str =
+    "hostile_input::a_value_nested_ten_thousand_levels_deep_gets_a_failed_answer";
 
 /// A `Value` built in memory (no parser's recursion limit applies) with a property 10,000 levels
 /// deep, handed to the handler as Lambda would run it: on an 8 MiB main-thread stack, on a

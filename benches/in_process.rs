@@ -11,7 +11,7 @@
 use cfn_ivs_recording::event::Request;
 use cfn_ivs_recording::lifecycle::{self, Action};
 use cfn_ivs_recording::properties;
-use cfn_ivs_recording::response::{self, Answer};
+use cfn_ivs_recording::answer::{self, Answer};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -69,8 +69,8 @@ fn build_body(c: &mut Criterion) {
         format!("Recording configuration {ARN} is ACTIVE"),
         data,
     );
-    c.bench_function("response::body (SUCCESS with Data)", |b| {
-        b.iter(|| response::body(black_box(&identity), black_box(&answer)))
+    c.bench_function("answer::body (SUCCESS with Data)", |b| {
+        b.iter(|| answer::body(black_box(&identity), black_box(&answer)))
     });
 }
 

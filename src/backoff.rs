@@ -1,54 +1,58 @@
-//! Capped exponential backoff, shared by state polling, delete retries and the answer's PUT.
+//! Capped exponential backoff, shared by state polling, IVS call retries, delete retries and the
+//! answer's PUT.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+/// How a delay is randomised, so that retries from many functions at once spread out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// The delay as computed: for polling a single resource, where nobody competes.
+    None,
+    /// Anywhere in the delay's upper half: spreads retries but keeps a floor.
+    Half,
+    /// Anywhere from zero to the delay ("full jitter"): spreads clients that compete for one
+    /// rate quota the most, and so wastes the fewest calls.
+    Full,
+}
+
+/// A backoff schedule: `first`, then doubling up to `max`, each delay randomised by `jitter`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackoffPolicy {
+    /// The first delay.
     pub first: Duration,
+    /// The cap on every delay.
     pub max: Duration,
-    /// Randomise each delay within its upper half so that retries from many functions spread.
-    pub jitter: bool,
+    /// How each delay is randomised.
+    pub jitter: Jitter,
 }
 
 impl BackoffPolicy {
+    /// A fresh sequence of delays following this policy.
     pub fn start(&self) -> Backoff {
         Backoff {
             policy: *self,
             next: self.first,
-            random: RandomState::new(),
-            draws: 0,
         }
     }
 }
 
-/// The delays of one sequence of retries: `first`, then doubling up to `max`.
+/// The delays of one sequence of retries.
 #[derive(Debug)]
 pub struct Backoff {
     policy: BackoffPolicy,
     next: Duration,
-    random: RandomState,
-    draws: u64,
 }
 
 impl Backoff {
+    /// The delay before the next attempt.
     pub fn next_delay(&mut self) -> Duration {
         let delay = self.next;
         self.next = (self.next * 2).min(self.policy.max);
-        if self.policy.jitter {
-            delay / 2 + delay.mul_f64(self.unit_random() / 2.0)
-        } else {
-            delay
+        match self.policy.jitter {
+            Jitter::None => delay,
+            Jitter::Half => delay / 2 + delay.mul_f64(fastrand::f64() / 2.0),
+            Jitter::Full => delay.mul_f64(fastrand::f64()),
         }
-    }
-
-    /// A number in [0, 1); std's randomly keyed hasher is random enough for spreading retries.
-    fn unit_random(&mut self) -> f64 {
-        self.draws += 1;
-        let mut hasher = self.random.build_hasher();
-        hasher.write_u64(self.draws);
-        (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -60,12 +64,22 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    fn delays(jitter: Jitter, n: usize) -> Vec<Duration> {
+        let mut b = BackoffPolicy {
+            first: ms(1000),
+            max: ms(1000),
+            jitter,
+        }
+        .start();
+        (0..n).map(|_| b.next_delay()).collect()
+    }
+
     #[test]
     fn delays_double_up_to_the_cap() {
         let mut b = BackoffPolicy {
             first: ms(50),
             max: ms(250),
-            jitter: false,
+            jitter: Jitter::None,
         }
         .start();
         let delays: Vec<_> = (0..6).map(|_| b.next_delay()).collect();
@@ -76,14 +90,8 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_within_the_upper_half_and_varies() {
-        let mut b = BackoffPolicy {
-            first: ms(1000),
-            max: ms(1000),
-            jitter: true,
-        }
-        .start();
-        let delays: Vec<_> = (0..50).map(|_| b.next_delay()).collect();
+    fn half_jitter_stays_within_the_upper_half_and_varies() {
+        let delays = delays(Jitter::Half, 50);
         assert!(
             delays.iter().all(|d| *d >= ms(500) && *d < ms(1000)),
             "{delays:?}"
@@ -92,5 +100,13 @@ mod tests {
             delays.iter().any(|d| *d != delays[0]),
             "jitter never varied: {delays:?}"
         );
+    }
+
+    #[test]
+    fn full_jitter_spreads_over_the_whole_delay() {
+        let delays = delays(Jitter::Full, 200);
+        assert!(delays.iter().all(|d| *d < ms(1000)), "{delays:?}");
+        assert!(delays.iter().any(|d| *d < ms(250)), "{delays:?}");
+        assert!(delays.iter().any(|d| *d > ms(750)), "{delays:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+/// The time budget of one invocation, split into IVS work time and a margin kept for answering.
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline {
     /// Lambda stops the function here.
@@ -33,6 +34,7 @@ impl Deadline {
         self.work.saturating_duration_since(Instant::now())
     }
 
+    /// True once IVS work must stop so that the answer can still be sent in time.
     pub fn work_expired(&self) -> bool {
         self.work_left().is_zero()
     }
@@ -42,6 +44,7 @@ impl Deadline {
         self.hard.saturating_duration_since(Instant::now())
     }
 
+    /// The instant Lambda stops the function, to measure other instants against.
     pub fn hard_instant(&self) -> Instant {
         self.hard
     }

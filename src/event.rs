@@ -10,7 +10,9 @@ use thiserror::Error;
 /// lengths once written in JSON (a control character takes six bytes there). CloudFormation's
 /// own values are far shorter: a stack ARN is under 300 bytes, a logical id at most 255.
 pub const MAX_STACK_ID: usize = 1024;
-pub const MAX_REQUEST_ID: usize = 256;
+/// The marker tag's value is the RequestId, `@` and 13 digits: at most 256 characters in IVS.
+pub const MAX_REQUEST_ID: usize = 242;
+/// CloudFormation's own limit for a LogicalResourceId.
 pub const MAX_LOGICAL_ID: usize = 255;
 /// CloudFormation's own limit for a PhysicalResourceId.
 pub const MAX_PHYSICAL_ID: usize = 1024;
@@ -18,46 +20,69 @@ pub const MAX_PHYSICAL_ID: usize = 1024;
 /// The fields every answer copies back verbatim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
+    /// The ARN of the stack the resource belongs to.
     pub stack_id: String,
+    /// The id of this request, unique per stack operation and resource.
     pub request_id: String,
+    /// The resource's name in the template.
     pub logical_resource_id: String,
 }
 
+/// What CloudFormation asks to be done, with the state each kind of request brings along.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestKind {
+    /// Make a new recording configuration.
     Create,
+    /// Change an existing resource, or replace it when the change needs a new one.
     Update {
+        /// The id of the resource being updated.
         physical_resource_id: String,
+        /// The `ResourceProperties` before the update, raw and unvalidated.
         old_properties: Value,
     },
+    /// Remove the resource.
     Delete {
+        /// The id of the resource to remove.
         physical_resource_id: String,
     },
 }
 
+/// A checked custom-resource request, reduced to what the lifecycle needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
+    /// Create, Update or Delete, with the kind's own fields.
     pub kind: RequestKind,
+    /// The fields the answer must echo back.
     pub identity: Identity,
+    /// The presigned S3 URL the answer is PUT to; it is a secret and must not be logged.
     pub response_url: String,
+    /// The raw `ResourceProperties`, validated later by `properties::parse`.
     pub properties: Value,
 }
 
+/// Why an event was refused without an answer; it goes back to the Lambda runtime as an error.
 #[derive(Debug, Error)]
 pub enum EventError {
+    /// The event does not parse as a Create, Update or Delete request; holds the cause.
     #[error("the event is not a CloudFormation custom-resource request: {0}")]
     NotCustomResource(String),
+    /// A field the answer depends on is empty; holds the field's name.
     #[error("the event has an empty {0}")]
     Empty(&'static str),
+    /// A field to echo is too long to fit in a CloudFormation answer.
     #[error("the event's {field} is {len} bytes long in JSON, more than the {max} a CloudFormation answer can echo")]
     TooLong {
+        /// The field's name in the event.
         field: &'static str,
+        /// Its length in bytes once written in JSON.
         len: usize,
+        /// The most this field may take.
         max: usize,
     },
 }
 
 impl Request {
+    /// Reads a raw Lambda event, refusing anything but an answerable custom-resource request.
     pub fn parse(mut event: Value) -> Result<Request, EventError> {
         // The properties are taken out before the typed parse and put back after it: they are
         // validated field by field later, and a deeply nested value must not reach serde's
@@ -109,10 +134,12 @@ impl Request {
                 response_url: r.response_url,
                 properties,
             },
-            other => {
-                return Err(EventError::NotCustomResource(format!(
-                    "unsupported request {other:?}"
-                )))
+            // Only its kind is named: a request of an unknown kind is otherwise unread, and its
+            // ResponseURL signature must not reach the logs.
+            _ => {
+                return Err(EventError::NotCustomResource(
+                    "unsupported RequestType".to_string(),
+                ))
             }
         };
         request.check()?;
@@ -142,6 +169,7 @@ impl Request {
         Ok(())
     }
 
+    /// The `RequestType` as CloudFormation spells it, for logs and messages.
     pub fn request_type(&self) -> &'static str {
         match self.kind {
             RequestKind::Create => "Create",

@@ -1,12 +1,18 @@
-//! The IVS operations the resource needs, over `aws-sdk-ivs`, with errors reduced to what a
-//! CloudFormation Reason must say: the operation, IVS's error code and its `exceptionMessage`.
+//! The IVS operations the resource needs, behind the small trait [`IvsApi`] so that the
+//! decisions built on them are unit-tested with a fake, and their implementation over
+//! `aws-sdk-ivs`, with errors reduced to what a CloudFormation Reason must say: the operation,
+//! IVS's error code and its `exceptionMessage`.
 //!
-//! Every call is bounded twice: by the client's own operation timeout (set where the client is
-//! built) and by the invocation's work deadline, whichever comes first.
+//! One call here is one SDK operation, with the SDK's own retries (adaptive mode: backoff,
+//! jitter and client-side rate limiting) inside it. Waiting out throttling and IAM propagation
+//! across the invocation's deadline is [`crate::retry`]'s job.
 
-use crate::deadline::Deadline;
-use crate::properties::{RecordingSpec, REQUEST_MARKER_TAG};
-use aws_sdk_ivs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use crate::ownership::{Marker, MARKER_TAG};
+use crate::properties::RecordingSpec;
+use aws_sdk_ivs::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_ivs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ivs::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+pub use aws_sdk_ivs::types::RecordingConfigurationState as State;
 use aws_sdk_ivs::types::{
     DestinationConfiguration, RecordingConfiguration, RecordingMode, RenditionConfiguration,
     RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
@@ -15,71 +21,190 @@ use aws_sdk_ivs::types::{
 };
 use aws_sdk_ivs::Client;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use thiserror::Error;
 
-pub const STATE_ACTIVE: &str = "ACTIVE";
-pub const STATE_CREATE_FAILED: &str = "CREATE_FAILED";
+/// The IVS operations the handler calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// CreateRecordingConfiguration
+    Create,
+    /// GetRecordingConfiguration
+    Get,
+    /// DeleteRecordingConfiguration
+    Delete,
+    /// ListRecordingConfigurations
+    List,
+    /// ListTagsForResource
+    ListTags,
+    /// TagResource
+    Tag,
+    /// UntagResource
+    Untag,
+    /// ListChannels
+    ListChannels,
+}
+
+impl Operation {
+    /// The operation's name in the IVS API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "CreateRecordingConfiguration",
+            Operation::Get => "GetRecordingConfiguration",
+            Operation::Delete => "DeleteRecordingConfiguration",
+            Operation::List => "ListRecordingConfigurations",
+            Operation::ListTags => "ListTagsForResource",
+            Operation::Tag => "TagResource",
+            Operation::Untag => "UntagResource",
+            Operation::ListChannels => "ListChannels",
+        }
+    }
+
+    /// IVS's rate quota for the operation, in calls a second per account and region (IVS user
+    /// guide, "Service Quotas"; not adjustable, shared by every caller).
+    pub fn quota_per_second(self) -> u32 {
+        match self {
+            Operation::Create | Operation::Get | Operation::Delete | Operation::List => 3,
+            Operation::ListTags | Operation::Tag | Operation::Untag => 10,
+            Operation::ListChannels => 5,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What the handler needs to know of a recording configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Configuration {
+    /// Its ARN, the resource's PhysicalResourceId.
     pub arn: String,
+    /// Its name, possibly empty.
     pub name: String,
-    pub state: String,
+    /// CREATING, ACTIVE or CREATE_FAILED.
+    pub state: State,
 }
 
-impl Configuration {
-    fn from_answer(
-        operation: &'static str,
-        answer: Option<&RecordingConfiguration>,
-    ) -> Result<Configuration, IvsError> {
-        let found = answer.ok_or(IvsError::Other {
-            operation,
-            detail: "the answer holds no recordingConfiguration".into(),
-        })?;
-        Ok(Configuration {
-            arn: found.arn().to_string(),
-            name: found.name().unwrap_or_default().to_string(),
-            state: found.state().as_str().to_string(),
-        })
-    }
+/// A configuration found by its request marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marked {
+    /// The configuration.
+    pub configuration: Configuration,
+    /// Its marker tag, read.
+    pub marker: Marker,
 }
 
+/// A channel that records with a configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// The channel's name, possibly empty.
+    pub name: String,
+    /// The channel's ARN.
+    pub arn: String,
+}
+
+/// Why an IVS call failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum IvsError {
+    /// IVS answered with one of its error codes.
     #[error("IVS {operation} failed with {code}: {message}")]
     Service {
-        operation: &'static str,
+        /// The operation called.
+        operation: Operation,
+        /// IVS's error code, e.g. `ConflictException`.
         code: String,
+        /// IVS's `exceptionMessage`.
         message: String,
     },
+    /// No answer came before the invocation's work deadline.
     #[error("timed out waiting for IVS {operation}: no answer before the function's deadline")]
-    Deadline { operation: &'static str },
+    Deadline {
+        /// The operation called.
+        operation: Operation,
+    },
+    /// IVS throttled the call until the work deadline.
+    #[error("IVS {operation} was throttled until the function's deadline ({attempts} attempts, last: {message}). IVS allows {} {operation} calls a second per account and region, shared by every caller and not adjustable: retry when fewer stacks and tools call IVS at once", .operation.quota_per_second())]
+    Throttled {
+        /// The operation called.
+        operation: Operation,
+        /// Calls made, the SDK's own retries not counted.
+        attempts: u32,
+        /// The last throttling answer.
+        message: String,
+    },
+    /// AccessDenied lasted past the grace period given to IAM propagation.
+    #[error("IVS {operation} was denied (AccessDeniedException: {message}) for {waited:.0?}: the function's role may lack ivs:{operation}, or a role created with this stack may still be propagating; grant the action or retry in a few minutes")]
+    AccessDenied {
+        /// The operation called.
+        operation: Operation,
+        /// IVS's message.
+        message: String,
+        /// How long the denials went on.
+        waited: Duration,
+    },
+    /// A failure without an IVS error code: a broken or foreign answer, a connection failure.
     #[error("IVS {operation} failed: {detail}")]
     Other {
-        operation: &'static str,
+        /// The operation called.
+        operation: Operation,
+        /// What the SDK saw, and what came back.
         detail: String,
+        /// The HTTP status, when an answer came.
+        status: Option<u16>,
     },
 }
 
 impl IvsError {
+    /// IVS's error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
             IvsError::Service { code, .. } => Some(code),
+            IvsError::AccessDenied { .. } => Some("AccessDeniedException"),
+            IvsError::Throttled { .. } => Some("ThrottlingException"),
             _ => None,
         }
     }
 
+    /// The operation that failed.
+    pub fn operation(&self) -> Operation {
+        match self {
+            IvsError::Service { operation, .. }
+            | IvsError::Deadline { operation }
+            | IvsError::Throttled { operation, .. }
+            | IvsError::AccessDenied { operation, .. }
+            | IvsError::Other { operation, .. } => *operation,
+        }
+    }
+
+    /// The configuration (or channel) does not exist, or IVS does not show it yet.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some("ResourceNotFoundException")
     }
 
+    /// A channel still uses the configuration.
     pub fn is_conflict(&self) -> bool {
         self.code() == Some("ConflictException")
     }
 
-    /// Errors that asking again cannot fix: the request or the account is wrong.
+    /// Over IVS's rate quota: asking again later will do.
+    pub fn is_throttle(&self) -> bool {
+        matches!(self, IvsError::Other { status: Some(429), .. })
+            || self.code() == Some("ThrottlingException")
+    }
+
+    /// IAM said no: a missing permission, or one still propagating.
+    pub fn is_access_denied(&self) -> bool {
+        self.code() == Some("AccessDeniedException")
+    }
+
+    /// Errors that asking again soon cannot fix: the request or the account is wrong.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self.code(),
@@ -93,13 +218,13 @@ impl IvsError {
     }
 
     /// Whether IVS said no for certain, so that the call cannot have changed anything. A
-    /// throttle or server error after the SDK's retries, a timeout or a broken answer leave it
-    /// open whether the change was made.
+    /// throttle or server error after the retries, a timeout or a broken answer leave it open
+    /// whether the change was made.
     pub fn is_refusal(&self) -> bool {
         self.is_permanent() || self.is_conflict() || self.is_not_found()
     }
 
-    fn from_sdk<E>(operation: &'static str, err: SdkError<E>) -> IvsError
+    fn from_sdk<E>(operation: Operation, err: SdkError<E>) -> IvsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -126,38 +251,184 @@ impl IvsError {
         // No IVS error code: a broken or foreign answer (a proxy's HTML page, a truncated
         // body), a timeout or a connection failure. Say what the SDK saw and what came back.
         let mut detail = DisplayErrorContext(&err).to_string();
+        let mut status = None;
         if let Some(raw) = err.raw_response() {
             let body = raw.body().bytes().unwrap_or_default();
             let body: String = String::from_utf8_lossy(body).chars().take(200).collect();
+            status = Some(raw.status().as_u16());
             detail.push_str(&format!(" (HTTP {}, body {body:?})", raw.status().as_u16()));
         }
-        IvsError::Other { operation, detail }
+        IvsError::Other {
+            operation,
+            detail,
+            status,
+        }
     }
 }
 
-/// The IVS client, as the handler uses it.
-#[derive(Clone, Debug)]
-pub struct Ivs {
-    client: Client,
+/// HTTP attempts made and throttled, the SDK's own retries included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCount {
+    /// Every HTTP attempt.
+    pub attempts: u32,
+    /// Attempts IVS answered with 429.
+    pub throttled: u32,
 }
 
-impl Ivs {
-    pub fn new(client: Client) -> Self {
-        Ivs { client }
-    }
+impl std::ops::Sub for CallCount {
+    type Output = CallCount;
 
-    /// Creates a configuration carrying `request_marker`, the id of the request that asked for it.
-    pub async fn create(
+    fn sub(self, earlier: CallCount) -> CallCount {
+        CallCount {
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+        }
+    }
+}
+
+/// One IVS operation per method, each a single SDK call (with the SDK's own retries).
+pub trait IvsApi: Send + Sync + 'static {
+    /// Creates a configuration carrying `marker`.
+    fn create(
         &self,
         spec: &RecordingSpec,
-        request_marker: &str,
-        deadline: &Deadline,
+        marker: &Marker,
+    ) -> impl Future<Output = Result<Configuration, IvsError>> + Send;
+    /// Reads a configuration.
+    fn get(&self, arn: &str) -> impl Future<Output = Result<Configuration, IvsError>> + Send;
+    /// Deletes a configuration.
+    fn delete(&self, arn: &str) -> impl Future<Output = Result<(), IvsError>> + Send;
+    /// Every configuration that carries a marker tag, all pages.
+    fn list_marked(&self) -> impl Future<Output = Result<Vec<Marked>, IvsError>> + Send;
+    /// A configuration's tags.
+    fn tags(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, IvsError>> + Send;
+    /// Adds or overwrites tags.
+    fn tag(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), IvsError>> + Send;
+    /// Removes tags.
+    fn untag(&self, arn: &str, keys: &[String])
+        -> impl Future<Output = Result<(), IvsError>> + Send;
+    /// Up to `max` channels that record with configuration `arn`.
+    fn channels_using(
+        &self,
+        arn: &str,
+        max: i32,
+    ) -> impl Future<Output = Result<Vec<Channel>, IvsError>> + Send;
+    /// Attempts made so far by this client.
+    fn call_count(&self) -> CallCount;
+}
+
+/// [`IvsApi`] over `aws-sdk-ivs`.
+#[derive(Clone, Debug)]
+pub struct SdkIvs {
+    client: Client,
+    counter: Arc<AttemptCounter>,
+}
+
+impl SdkIvs {
+    /// The client the function uses, from a loaded SDK configuration: the SDK's adaptive retry
+    /// mode, bounded timeouts, and a counter of its HTTP attempts.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let counter = Arc::new(AttemptCounter::default());
+        let config = aws_sdk_ivs::config::Builder::from(sdk)
+            .timeout_config(timeout_config())
+            .retry_config(retry_config())
+            .interceptor(CountingInterceptor(counter.clone()))
+            .build();
+        SdkIvs {
+            client: Client::from_conf(config),
+            counter,
+        }
+    }
+}
+
+/// The SDK retries passing failures (5xx, resets, throttles) itself, quickly, and its adaptive
+/// mode slows this client down when IVS throttles it. Longer waits for throttling and IAM
+/// propagation, up to the invocation's deadline, are [`crate::retry`]'s.
+fn retry_config() -> aws_sdk_ivs::config::retry::RetryConfig {
+    aws_sdk_ivs::config::retry::RetryConfig::adaptive()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(1))
+}
+
+/// Bounds for every SDK call; the work deadline may cut them shorter. An attempt that hangs is
+/// abandoned and retried by the SDK within the operation's time.
+fn timeout_config() -> aws_sdk_ivs::config::timeout::TimeoutConfig {
+    aws_sdk_ivs::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+}
+
+#[derive(Debug, Default)]
+struct AttemptCounter {
+    attempts: AtomicU32,
+    throttled: AtomicU32,
+}
+
+/// Counts every HTTP attempt, the SDK's own retries included, for the invocation's metrics.
+#[derive(Debug)]
+struct CountingInterceptor(Arc<AttemptCounter>);
+
+impl Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "CountingInterceptor"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        if context
+            .response()
+            .is_some_and(|r| r.status().as_u16() == 429)
+        {
+            self.0.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Configuration {
+    fn from_answer(
+        operation: Operation,
+        answer: Option<&RecordingConfiguration>,
     ) -> Result<Configuration, IvsError> {
-        let op = "CreateRecordingConfiguration";
+        let found = answer.ok_or(IvsError::Other {
+            operation,
+            detail: "the answer holds no recordingConfiguration".into(),
+            status: None,
+        })?;
+        Ok(Configuration {
+            arn: found.arn().to_string(),
+            name: found.name().unwrap_or_default().to_string(),
+            state: found.state().clone(),
+        })
+    }
+}
+
+impl IvsApi for SdkIvs {
+    async fn create(
+        &self,
+        spec: &RecordingSpec,
+        marker: &Marker,
+    ) -> Result<Configuration, IvsError> {
+        let op = Operation::Create;
         let mut tags: std::collections::HashMap<String, String> =
             spec.tags.clone().into_iter().collect();
-        tags.insert(REQUEST_MARKER_TAG.to_string(), request_marker.to_string());
-        let request = self
+        tags.insert(MARKER_TAG.to_string(), marker.to_tag_value());
+        let output = self
             .client
             .create_recording_configuration()
             .destination_configuration(destination(spec))
@@ -165,71 +436,73 @@ impl Ivs {
             .set_recording_reconnect_window_seconds(spec.recording_reconnect_window_seconds)
             .set_thumbnail_configuration(thumbnail(spec))
             .set_rendition_configuration(rendition(spec))
-            .set_tags(Some(tags));
-        let output = bounded(op, deadline, request.send()).await?;
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(op, e))?;
         Configuration::from_answer(op, output.recording_configuration())
     }
 
-    pub async fn get(&self, arn: &str, deadline: &Deadline) -> Result<Configuration, IvsError> {
-        let op = "GetRecordingConfiguration";
-        let request = self.client.get_recording_configuration().arn(arn);
-        let output = bounded(op, deadline, request.send()).await?;
+    async fn get(&self, arn: &str) -> Result<Configuration, IvsError> {
+        let op = Operation::Get;
+        let output = self
+            .client
+            .get_recording_configuration()
+            .arn(arn)
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(op, e))?;
         Configuration::from_answer(op, output.recording_configuration())
     }
 
-    pub async fn delete(&self, arn: &str, deadline: &Deadline) -> Result<(), IvsError> {
-        let request = self.client.delete_recording_configuration().arn(arn);
-        bounded("DeleteRecordingConfiguration", deadline, request.send()).await?;
+    async fn delete(&self, arn: &str) -> Result<(), IvsError> {
+        self.client
+            .delete_recording_configuration()
+            .arn(arn)
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(Operation::Delete, e))?;
         Ok(())
     }
 
-    /// Every configuration whose request marker is `request_marker`, sorted by ARN.
-    pub async fn find_by_marker(
-        &self,
-        request_marker: &str,
-        deadline: &Deadline,
-    ) -> Result<Vec<Configuration>, IvsError> {
-        let op = "ListRecordingConfigurations";
+    async fn list_marked(&self) -> Result<Vec<Marked>, IvsError> {
         let mut found = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
-            let request = self
+            let page = self
                 .client
                 .list_recording_configurations()
                 .max_results(100)
-                .set_next_token(next_token.take());
-            let page = bounded(op, deadline, request.send()).await?;
-            found.extend(
-                page.recording_configurations()
-                    .iter()
-                    .filter(|summary| {
-                        summary
-                            .tags()
-                            .and_then(|tags| tags.get(REQUEST_MARKER_TAG))
-                            .is_some_and(|marker| marker == request_marker)
-                    })
-                    .map(|summary| Configuration {
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| IvsError::from_sdk(Operation::List, e))?;
+            found.extend(page.recording_configurations().iter().filter_map(|summary| {
+                let marker = Marker::parse(summary.tags()?.get(MARKER_TAG)?)?;
+                Some(Marked {
+                    configuration: Configuration {
                         arn: summary.arn().to_string(),
                         name: summary.name().unwrap_or_default().to_string(),
-                        state: summary.state().as_str().to_string(),
-                    }),
-            );
+                        state: summary.state().clone(),
+                    },
+                    marker,
+                })
+            }));
             match page.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-                _ => break,
+                _ => return Ok(found),
             }
         }
-        found.sort_by(|a, b| a.arn.cmp(&b.arn));
-        Ok(found)
     }
 
-    pub async fn tags(
-        &self,
-        arn: &str,
-        deadline: &Deadline,
-    ) -> Result<BTreeMap<String, String>, IvsError> {
-        let request = self.client.list_tags_for_resource().resource_arn(arn);
-        let output = bounded("ListTagsForResource", deadline, request.send()).await?;
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, IvsError> {
+        let output = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(Operation::ListTags, e))?;
         Ok(output
             .tags()
             .iter()
@@ -237,49 +510,52 @@ impl Ivs {
             .collect())
     }
 
-    pub async fn tag(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-        deadline: &Deadline,
-    ) -> Result<(), IvsError> {
-        let request = self
-            .client
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), IvsError> {
+        self.client
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(tags.clone().into_iter().collect()));
-        bounded("TagResource", deadline, request.send()).await?;
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(Operation::Tag, e))?;
         Ok(())
     }
 
-    pub async fn untag(
-        &self,
-        arn: &str,
-        keys: &[String],
-        deadline: &Deadline,
-    ) -> Result<(), IvsError> {
-        let request = self
-            .client
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), IvsError> {
+        self.client
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()));
-        bounded("UntagResource", deadline, request.send()).await?;
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(Operation::Untag, e))?;
         Ok(())
     }
-}
 
-/// Runs one SDK call, stopping it at the work deadline.
-async fn bounded<T, E>(
-    operation: &'static str,
-    deadline: &Deadline,
-    call: impl Future<Output = Result<T, SdkError<E>>>,
-) -> Result<T, IvsError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match tokio::time::timeout(deadline.work_left(), call).await {
-        Ok(result) => result.map_err(|e| IvsError::from_sdk(operation, e)),
-        Err(_) => Err(IvsError::Deadline { operation }),
+    async fn channels_using(&self, arn: &str, max: i32) -> Result<Vec<Channel>, IvsError> {
+        let output = self
+            .client
+            .list_channels()
+            .filter_by_recording_configuration_arn(arn)
+            .max_results(max)
+            .send()
+            .await
+            .map_err(|e| IvsError::from_sdk(Operation::ListChannels, e))?;
+        Ok(output
+            .channels()
+            .iter()
+            .map(|c| Channel {
+                name: c.name().unwrap_or_default().to_string(),
+                arn: c.arn().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    fn call_count(&self) -> CallCount {
+        CallCount {
+            attempts: self.counter.attempts.load(Ordering::Relaxed),
+            throttled: self.counter.throttled.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -322,22 +598,4 @@ fn rendition(spec: &RecordingSpec) -> Option<RenditionConfiguration> {
             }))
             .build(),
     )
-}
-
-/// Bounds for every SDK call; the work deadline may cut them shorter. An attempt that hangs is
-/// abandoned and retried by the SDK's standard retry policy within the operation's time.
-pub fn timeout_config() -> aws_sdk_ivs::config::timeout::TimeoutConfig {
-    aws_sdk_ivs::config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .operation_attempt_timeout(std::time::Duration::from_secs(10))
-        .operation_timeout(std::time::Duration::from_secs(30))
-        .build()
-}
-
-/// The IVS client the handler uses, from a loaded SDK configuration.
-pub fn client(sdk: &aws_config::SdkConfig) -> Client {
-    let config = aws_sdk_ivs::config::Builder::from(sdk)
-        .timeout_config(timeout_config())
-        .build();
-    Client::from_conf(config)
 }

@@ -2,16 +2,33 @@
 //! deletes Amazon IVS recording configurations, answering CloudFormation on every path.
 //!
 //! The Lambda entry point is `src/main.rs`; everything it runs lives here so that tests and the
-//! local runner drive the very same code.
+//! local runner drive the very same code. Where to look:
+//! - the request and its properties: [`event`], [`properties`];
+//! - what to do, decided without I/O: [`lifecycle`], [`ownership`];
+//! - doing it: [`create`] (with [`stabilize`] polling until ACTIVE), [`tagging`], [`delete`];
+//! - IVS: [`ivs`] (one SDK call each, behind the [`ivs::IvsApi`] trait) and [`retry`] (waiting
+//!   out throttling and IAM propagation within the deadline);
+//! - the answer: [`answer`] (its body) and [`delivery`] (the PUT to the ResponseURL);
+//! - around it all: [`handler`], [`config`], [`deadline`], [`metrics`], [`logging`].
+#![warn(missing_docs)]
 
+pub mod answer;
 pub mod backoff;
+pub mod config;
+pub mod create;
 pub mod deadline;
+pub mod delete;
+pub mod delivery;
 pub mod event;
 pub mod handler;
 pub mod ivs;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
+pub mod ownership;
 pub mod properties;
-pub mod responder;
-pub mod response;
+pub mod retry;
 pub mod stabilize;
+pub mod tagging;
+#[cfg(test)]
+mod testing;

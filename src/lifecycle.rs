@@ -1,42 +1,71 @@
 //! What to do for a request: the pure decisions of the resource's lifecycle, kept apart from I/O
 //! so that each rule is tested without a server.
 
-use crate::event::{Identity, Request, RequestKind};
-use crate::properties::{self, PropertyError, RecordingSpec, REQUEST_MARKER_TAG};
+use crate::event::{Identity, Request, RequestKind, MAX_PHYSICAL_ID};
+use crate::ownership::{Home, Mismatch};
+use crate::ownership::MARKER_TAG;
+use crate::properties::{self, PropertyError, RecordingSpec};
 use std::collections::BTreeMap;
 
-/// CloudFormation allows a PhysicalResourceId of at most 1 KB.
-const MAX_PHYSICAL_ID: usize = 1024;
-
+/// What a request asks of IVS, decided before any call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Make a configuration: a Create, or an Update of a resource whose Create never made one.
     Create {
+        /// What to create.
         spec: RecordingSpec,
     },
     /// An Update changed a create-only property: make a new configuration. The old one stays;
     /// CloudFormation deletes it in its cleanup phase.
     Replace {
+        /// The configuration CloudFormation holds now.
         old_arn: String,
+        /// What to create.
         spec: RecordingSpec,
     },
     /// An Update that changed at most `Tags`: set them in place on the same configuration.
     UpdateTags {
+        /// The configuration.
         arn: String,
+        /// Its tags as the template asks for them.
         tags: BTreeMap<String, String>,
     },
+    /// Delete the configuration.
     Delete {
+        /// Its ARN.
         arn: String,
     },
     /// A Delete of a resource whose Create never made anything.
     NothingToDelete,
+    /// A Delete or Update naming a configuration in another account, region or partition
+    /// than the function's: never this resource's, and never sent to IVS.
+    Foreign {
+        /// The ARN named.
+        arn: String,
+        /// How it differs.
+        mismatch: Mismatch,
+    },
     /// The properties are invalid; nothing is sent to IVS.
     Reject {
+        /// What is wrong.
         error: PropertyError,
     },
 }
 
-pub fn decide(request: &Request) -> Action {
+/// Decides what `request` asks for. `home` is where the function runs, when known: an ARN
+/// elsewhere is refused without a call to IVS.
+pub fn decide(request: &Request, home: Option<&Home>) -> Action {
+    if let Some(id) = request.physical_resource_id() {
+        if let Some(mismatch) = home
+            .filter(|_| is_recording_configuration_arn(id))
+            .and_then(|home| home.mismatch(id))
+        {
+            return Action::Foreign {
+                arn: id.to_string(),
+                mismatch,
+            };
+        }
+    }
     match &request.kind {
         RequestKind::Create => create(&request.properties),
         RequestKind::Update {
@@ -98,6 +127,7 @@ pub fn fallback_physical_id(request: &Request) -> String {
     }
 }
 
+/// The PhysicalResourceId of a Create that made nothing: stack, logical id and request.
 pub fn failed_create_id(identity: &Identity) -> String {
     let stack_name = identity
         .stack_id
@@ -152,16 +182,20 @@ pub fn arn_region(arn: &str) -> Option<&str> {
 /// the template asks for. The request marker and AWS's own `aws:` tags are never removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TagChanges {
+    /// Tags to add or overwrite.
     pub set: BTreeMap<String, String>,
+    /// Keys to remove.
     pub remove: Vec<String>,
 }
 
 impl TagChanges {
+    /// Nothing to change.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.remove.is_empty()
     }
 }
 
+/// The changes that turn `current` into `desired`.
 pub fn tag_changes(
     current: &BTreeMap<String, String>,
     desired: &BTreeMap<String, String>,
@@ -174,7 +208,7 @@ pub fn tag_changes(
     let remove = current
         .keys()
         .filter(|k| !desired.contains_key(*k))
-        .filter(|k| k.as_str() != REQUEST_MARKER_TAG && !k.starts_with("aws:"))
+        .filter(|k| k.as_str() != MARKER_TAG && !k.starts_with("aws:"))
         .cloned()
         .collect();
     TagChanges { set, remove }
@@ -214,17 +248,53 @@ mod tests {
         )
     }
 
+    fn decide_here(request: &Request) -> Action {
+        decide(request, Some(&home()))
+    }
+
+    fn home() -> Home {
+        Home::from_function_arn("arn:aws:lambda:us-west-2:123456789012:function:f").unwrap()
+    }
+
+    #[test]
+    fn arns_of_another_account_or_region_are_foreign_and_nothing_else_is() {
+        let foreign = "arn:aws:ivs:us-west-2:999999999999:recording-configuration/AbCd";
+        let delete = |id: &str| {
+            request(
+                RequestKind::Delete {
+                    physical_resource_id: id.into(),
+                },
+                json!({}),
+            )
+        };
+        match decide_here(&delete(foreign)) {
+            Action::Foreign { arn, mismatch } => {
+                assert_eq!(arn, foreign);
+                assert_eq!(mismatch.what, "account");
+            }
+            other => panic!("expected Foreign, got {other:?}"),
+        }
+        let update = update(foreign, props("bucket", json!({})), props("bucket", json!({"a": "1"})));
+        assert!(matches!(decide_here(&update), Action::Foreign { .. }));
+        assert_eq!(
+            decide_here(&delete(ARN)),
+            Action::Delete { arn: ARN.into() }
+        );
+        assert_eq!(decide(&delete(foreign), None), Action::Delete { arn: foreign.into() });
+        assert_eq!(decide_here(&delete("stack-Recording-failed-create-r")), Action::NothingToDelete);
+    }
+
     #[test]
     fn create_validates_first() {
-        let ok = decide(&request(RequestKind::Create, props("bucket", json!({}))));
+        let ok = decide_here(&request(RequestKind::Create, props("bucket", json!({}))));
         assert!(matches!(ok, Action::Create { .. }));
-        let bad = decide(&request(RequestKind::Create, props("B", json!({}))));
+        let bad = decide_here(&request(RequestKind::Create, props("B", json!({}))));
         assert!(matches!(bad, Action::Reject { .. }));
     }
 
     #[test]
     fn tag_only_update_is_in_place() {
-        let a = decide(&update(
+        let a = decide_here(&update(
             ARN,
             props("bucket", json!({"a": "1"})),
             props("bucket", json!({"a": "2"})),
@@ -240,7 +310,7 @@ mod tests {
 
     #[test]
     fn other_changes_replace_and_keep_the_old_arn_for_cloudformation() {
-        let a = decide(&update(
+        let a = decide_here(&update(
             ARN,
             props("bucket", json!({})),
             props("other-bucket", json!({})),
@@ -256,7 +326,7 @@ mod tests {
 
     #[test]
     fn unreadable_old_properties_mean_replacement() {
-        let a = decide(&update(
+        let a = decide_here(&update(
             ARN,
             json!({"Bogus": 1}),
             props("bucket", json!({})),
@@ -266,7 +336,7 @@ mod tests {
 
     #[test]
     fn update_of_a_failed_create_is_a_create() {
-        let a = decide(&update(
+        let a = decide_here(&update(
             "demo-Recording-failed-create-req-0",
             json!({}),
             props("bucket", json!({})),
@@ -276,7 +346,7 @@ mod tests {
 
     #[test]
     fn invalid_update_is_rejected() {
-        let a = decide(&update(
+        let a = decide_here(&update(
             ARN,
             props("bucket", json!({})),
             props("bucket", json!({"aws:x": "y"})),
@@ -290,11 +360,11 @@ mod tests {
             physical_resource_id: id.into(),
         };
         assert_eq!(
-            decide(&request(kind("whatever-failed-create-1"), json!({}))),
+            decide_here(&request(kind("whatever-failed-create-1"), json!({}))),
             Action::NothingToDelete
         );
         assert_eq!(
-            decide(&request(kind(ARN), json!({}))),
+            decide_here(&request(kind(ARN), json!({}))),
             Action::Delete { arn: ARN.into() }
         );
     }
@@ -348,7 +418,7 @@ mod tests {
             ("keep", "1"),
             ("change", "old"),
             ("drop", "x"),
-            (REQUEST_MARKER_TAG, "req"),
+            (MARKER_TAG, "req"),
             ("aws:cloudformation:stack-name", "s"),
         ]
         .into_iter()

@@ -5,6 +5,7 @@
 
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 
+/// Installs the global `tracing` subscriber, sending log lines to `writer`; call once at start-up.
 pub fn init<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,

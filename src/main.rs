@@ -2,7 +2,8 @@
 //! client once per process and hands every event to the handler.
 
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
-use cfn_ivs_recording::{ivs, logging};
+use cfn_ivs_recording::ivs::SdkIvs;
+use cfn_ivs_recording::logging;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -10,13 +11,18 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init(std::io::stdout);
+    let config = HandlerConfig::from_env(|name| std::env::var(name).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = Handler::new(ivs::client(&sdk), HandlerConfig::default());
+    let handler = Handler::new(SdkIvs::new(&sdk), config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
             handler
-                .handle(event.payload, event.context.deadline())
+                .handle_for(
+                    event.payload,
+                    event.context.deadline(),
+                    Some(&event.context.invoked_function_arn),
+                )
                 .await
         }
     }))

@@ -5,20 +5,23 @@
 //! scalar as a string, hand-written events send JSON numbers: both are accepted. `Tags` come as
 //! the native list of `{Key, Value}` or as a `{key: value}` map.
 
+use crate::ownership::MARKER_TAG;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// Tag key that records which CloudFormation request created a configuration, so that a
-/// redelivered Create finds its configuration instead of making a second one.
-pub const REQUEST_MARKER_TAG: &str = "cfn-ivs-recording:request-id";
 /// IVS allows 50 tags per resource; one of them is the request marker.
 pub const MAX_USER_TAGS: usize = 49;
 
+/// Allowed values of `ThumbnailConfiguration.RecordingMode`.
 pub const RECORDING_MODES: &[&str] = &["INTERVAL", "DISABLED"];
+/// Allowed values of `ThumbnailConfiguration.Resolution`.
 pub const RESOLUTIONS: &[&str] = &["FULL_HD", "HD", "SD", "LOWEST_RESOLUTION"];
+/// Allowed entries of `ThumbnailConfiguration.Storage`.
 pub const STORAGES: &[&str] = &["SEQUENTIAL", "LATEST"];
+/// Allowed values of `RenditionConfiguration.RenditionSelection`.
 pub const RENDITION_SELECTIONS: &[&str] = &["ALL", "NONE", "CUSTOM"];
+/// Allowed entries of `RenditionConfiguration.Renditions`.
 pub const RENDITIONS: &[&str] = &["FULL_HD", "HD", "SD", "LOWEST_RESOLUTION"];
 
 /// Keys CloudFormation adds to `ResourceProperties` that are not properties of the resource.
@@ -46,25 +49,39 @@ const TAG_ENTRY: &[&str] = &["Key", "Value"];
 /// IVS then applies its own default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordingSpec {
+    /// The S3 bucket recordings are written to (`DestinationConfiguration.S3.BucketName`).
     pub bucket_name: String,
+    /// The configuration's optional display name in IVS.
     pub name: Option<String>,
+    /// How long, 0 to 300 s, a broadcast may drop out and still continue the same recording.
     pub recording_reconnect_window_seconds: Option<i32>,
+    /// How thumbnails are recorded (`ThumbnailConfiguration`).
     pub thumbnail: Option<ThumbnailSpec>,
+    /// Which renditions are recorded (`RenditionConfiguration`).
     pub rendition: Option<RenditionSpec>,
+    /// The user's tags, without the request marker; changing them needs no replacement.
     pub tags: BTreeMap<String, String>,
 }
 
+/// The validated `ThumbnailConfiguration`: how IVS records thumbnails alongside the video.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ThumbnailSpec {
+    /// Whether thumbnails are taken at intervals or not at all; one of [`RECORDING_MODES`].
     pub recording_mode: Option<&'static str>,
+    /// Seconds, 1 to 60, between thumbnails; only with the INTERVAL mode.
     pub target_interval_seconds: Option<i64>,
+    /// The thumbnails' resolution; one of [`RESOLUTIONS`].
     pub resolution: Option<&'static str>,
+    /// Whether every thumbnail is kept, only the latest, or both; entries of [`STORAGES`].
     pub storage: Option<Vec<&'static str>>,
 }
 
+/// The validated `RenditionConfiguration`: which of the stream's renditions IVS records.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenditionSpec {
+    /// Record all renditions, none, or those listed; one of [`RENDITION_SELECTIONS`].
     pub selection: Option<&'static str>,
+    /// The renditions to record with the CUSTOM selection; entries of [`RENDITIONS`].
     pub renditions: Option<Vec<&'static str>>,
 }
 
@@ -83,64 +100,119 @@ impl RecordingSpec {
 /// Why the properties were refused. Every message names the property path and what is allowed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum PropertyError {
+    /// `ResourceProperties` is not a JSON object.
     #[error("ResourceProperties must be a JSON object")]
     NotAnObject,
+    /// A required property is absent or null.
     #[error("{path} is required")]
-    Missing { path: String },
+    Missing {
+        /// The missing property's full path, e.g. `DestinationConfiguration.S3.BucketName`.
+        path: String,
+    },
+    /// A key that the resource does not have, usually a typo.
     #[error("{path} is not a property of Custom::IvsRecordingConfiguration{}", suggestion_text(.suggestion))]
     Unknown {
+        /// The unknown key, with the path to it.
         path: String,
+        /// The known property it most likely misspells, if any is close.
         suggestion: Option<String>,
     },
+    /// A value of the wrong JSON type, e.g. a list where an object belongs.
     #[error("{path} must be {expected}")]
     WrongType {
+        /// The property with the wrong type.
         path: String,
+        /// What the property must be, as the message names it.
         expected: &'static str,
     },
+    /// A value that is neither a whole number nor a string holding one.
     #[error("{path} must be a whole number, got {value}")]
-    NotANumber { path: String, value: String },
+    NotANumber {
+        /// The numeric property.
+        path: String,
+        /// The refused value, shortened for the Reason.
+        value: String,
+    },
+    /// A whole number outside the range IVS accepts.
     #[error("{path} must be between {min} and {max}, got {value}")]
     OutOfRange {
+        /// The numeric property.
         path: String,
+        /// The number given.
         value: i64,
+        /// The smallest number allowed.
         min: i64,
+        /// The largest number allowed.
         max: i64,
     },
+    /// A string too short or too long for IVS.
     #[error("{path} must be {min} to {max} characters long, got {len}")]
     Length {
+        /// The string property.
         path: String,
+        /// The string's length in characters.
         len: usize,
+        /// The fewest characters allowed.
         min: usize,
+        /// The most characters allowed.
         max: usize,
     },
+    /// A string with characters that IVS does not accept there.
     #[error("{path} may contain only {allowed}, got {value:?}")]
     Pattern {
+        /// The string property.
         path: String,
+        /// The refused string, shortened for the Reason.
         value: String,
+        /// The characters allowed, in words.
         allowed: &'static str,
     },
+    /// A value outside a property's fixed set of choices.
     #[error("{path} must be one of {}, got {value}", .allowed.join(" | "))]
     NotInEnum {
+        /// The enum property.
         path: String,
+        /// The refused value, shortened for the Reason.
         value: String,
+        /// The choices IVS accepts.
         allowed: &'static [&'static str],
     },
+    /// A value repeated in a list, or a tag key given twice.
     #[error("{path} lists {value} more than once")]
-    Duplicate { path: String, value: String },
+    Duplicate {
+        /// The list, or `Tags`.
+        path: String,
+        /// The repeated value or key.
+        value: String,
+    },
+    /// A list longer than its distinct choices allow.
     #[error("{path} may list at most {max} values, got {len}")]
     TooMany {
+        /// The list property.
         path: String,
+        /// How many entries were given.
         len: usize,
+        /// The most entries allowed.
         max: usize,
     },
+    /// A thumbnail interval given although thumbnail recording is disabled.
     #[error("ThumbnailConfiguration.TargetIntervalSeconds is allowed only with RecordingMode INTERVAL, not DISABLED")]
     IntervalWithDisabled,
+    /// A CUSTOM rendition selection that lists no renditions.
     #[error("RenditionConfiguration.Renditions must list at least one of {} when RenditionSelection is CUSTOM", RENDITIONS.join(" | "))]
     CustomWithoutRenditions,
-    #[error("Tags may hold at most {MAX_USER_TAGS} tags (IVS allows 50, one is used by cfn-ivs-recording's request marker {REQUEST_MARKER_TAG}), got {count}")]
-    TooManyTags { count: usize },
-    #[error("Tags key {key:?} is reserved: keys starting with \"aws:\" belong to AWS and {REQUEST_MARKER_TAG} to this resource")]
-    ReservedTagKey { key: String },
+    /// More tags than IVS leaves room for beside the request marker.
+    #[error("Tags may hold at most {MAX_USER_TAGS} tags (IVS allows 50, one is used by cfn-ivs-recording's request marker {MARKER_TAG}), got {count}")]
+    TooManyTags {
+        /// How many tags were given.
+        count: usize,
+    },
+    /// A tag key reserved for AWS or for the request marker.
+    #[error("Tags key {key:?} is reserved: keys starting with \"aws:\" belong to AWS and {MARKER_TAG} to this resource")]
+    ReservedTagKey {
+        /// The refused key, shortened for the Reason.
+        key: String,
+    },
 }
 
 fn suggestion_text(suggestion: &Option<String>) -> String {
@@ -306,7 +378,7 @@ fn check_tag(key: &str, value: &str) -> Result<(), PropertyError> {
     let tag_char = |c: char| {
         c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
     };
-    if key.to_ascii_lowercase().starts_with("aws:") || key == REQUEST_MARKER_TAG {
+    if key.to_ascii_lowercase().starts_with("aws:") || key == MARKER_TAG {
         return Err(PropertyError::ReservedTagKey { key: excerpt(key) });
     }
     check_text(key, "Tags key", 1, 128, allowed, tag_char)?;
@@ -343,24 +415,10 @@ fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let key = key.to_ascii_lowercase();
     known
         .iter()
-        .map(|k| (edit_distance(&key, &k.to_ascii_lowercase()), *k))
+        .map(|k| (strsim::levenshtein(&key, &k.to_ascii_lowercase()), *k))
         .min()
         .filter(|(distance, k)| *distance <= (k.len() / 3).max(2))
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// The longest name of a property; anything much longer is no typo of one.
@@ -743,7 +801,7 @@ mod tests {
     fn reserved_and_malformed_tags_are_refused() {
         let e = error_of(with("Tags", json!({"aws:cloudformation:stack-name": "x"})));
         assert!(e.contains("is reserved"), "{e}");
-        let e = error_of(with("Tags", json!({REQUEST_MARKER_TAG: "x"})));
+        let e = error_of(with("Tags", json!({MARKER_TAG: "x"})));
         assert!(e.contains("is reserved"), "{e}");
         let e = error_of(with("Tags", json!([{"Key": "", "Value": "x"}])));
         assert!(

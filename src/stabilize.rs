@@ -1,37 +1,62 @@
-//! Waiting for a new configuration to leave CREATING: GetRecordingConfiguration with a short
-//! first delay and a capped exponential backoff, never past the work deadline.
+//! Waiting for a new configuration to leave CREATING: GetRecordingConfiguration on a slow
+//! schedule (IVS allows 3 Gets a second per account, shared by every resource being created),
+//! never past the work deadline, and patient with reads that lag the create.
 
-use crate::backoff::BackoffPolicy;
-use crate::deadline::Deadline;
-use crate::ivs::{Configuration, Ivs, IvsError, STATE_ACTIVE, STATE_CREATE_FAILED};
+use crate::backoff::{BackoffPolicy, Jitter};
+use crate::ivs::{Configuration, IvsApi, IvsError, State};
+use crate::retry::Calls;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, warn};
 
-/// Polls start fast because IVS usually settles within a second or two, and stay frequent
-/// (at most a quarter second apart) so the answer follows the state change closely.
-pub const DEFAULT_POLL: BackoffPolicy = BackoffPolicy {
-    first: Duration::from_millis(50),
-    max: Duration::from_millis(250),
-    jitter: false,
+/// How a new configuration is polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollPolicy {
+    /// The delays between Gets: the first may come early; after the first second they average
+    /// at most one a second.
+    pub schedule: BackoffPolicy,
+    /// How long after the create a 404 still means "not visible yet" rather than "gone".
+    pub read_lag_grace: Duration,
+}
+
+/// IVS usually settles within a second or two: a Get after one second, another after two,
+/// then every two seconds.
+pub const DEFAULT_POLL: PollPolicy = PollPolicy {
+    schedule: BackoffPolicy {
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(2),
+        jitter: Jitter::None,
+    },
+    read_lag_grace: Duration::from_secs(20),
 };
 
-/// Consecutive "not found" answers after which a configuration counts as gone.
-const VANISHED_AFTER: u32 = 3;
-
+/// Why a configuration did not become ACTIVE.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StabilizeError {
+    /// IVS gave up on it.
     #[error("recording configuration {} went to CREATE_FAILED", .0.arn)]
     CreateFailed(Configuration),
-    #[error("recording configuration {arn} disappeared while waiting for it to become ACTIVE")]
-    Vanished { arn: String },
-    #[error("timed out waiting for recording configuration {arn} to become ACTIVE: still {state} after {waited:.1?}{}", last_error_text(.last_error))]
-    TimedOut {
+    /// 404s outlasted the read-lag grace period.
+    #[error("recording configuration {arn} disappeared while waiting for it to become ACTIVE: IVS answered ResourceNotFoundException for {waited:.1?} after it was created (deleted outside this stack?)")]
+    Vanished {
+        /// The configuration.
         arn: String,
-        state: String,
+        /// Since the create.
         waited: Duration,
+    },
+    /// The work deadline came first.
+    #[error("timed out waiting for recording configuration {arn} to become ACTIVE: still {} after {waited:.1?}{}", .state.as_str(), last_error_text(.last_error))]
+    TimedOut {
+        /// The configuration.
+        arn: String,
+        /// Its last known state.
+        state: State,
+        /// Since polling started.
+        waited: Duration,
+        /// The last failed poll, if any.
         last_error: Option<IvsError>,
     },
+    /// A poll failed for good.
     #[error(transparent)]
     Ivs(IvsError),
 }
@@ -43,60 +68,56 @@ fn last_error_text(error: &Option<IvsError>) -> String {
         .unwrap_or_default()
 }
 
-/// Returns the configuration once ACTIVE. `created` is what Create answered, so a configuration
-/// that is ACTIVE at once costs no poll.
-pub async fn wait_until_active(
-    ivs: &Ivs,
-    created: Configuration,
-    policy: BackoffPolicy,
-    deadline: &Deadline,
+/// Returns the configuration once ACTIVE. `current` is what Create (or List) answered, so a
+/// configuration that is ACTIVE at once costs no poll; `created` is when it was made (or first
+/// seen), from which the read-lag grace runs.
+pub async fn wait_until_active<A: IvsApi>(
+    calls: &Calls<'_, A>,
+    mut current: Configuration,
+    created: Instant,
+    policy: PollPolicy,
 ) -> Result<Configuration, StabilizeError> {
     let started = Instant::now();
-    let mut backoff = policy.start();
-    let mut current = created;
+    let mut schedule = policy.schedule.start();
     let mut last_error = None;
-    let mut not_found = 0;
     loop {
-        match current.state.as_str() {
-            STATE_ACTIVE => return Ok(current),
-            STATE_CREATE_FAILED => return Err(StabilizeError::CreateFailed(current)),
+        match current.state {
+            State::Active => return Ok(current),
+            State::CreateFailed => return Err(StabilizeError::CreateFailed(current)),
             _ => {}
         }
-        let delay = backoff.next_delay();
-        if deadline.work_left() <= delay {
-            return Err(StabilizeError::TimedOut {
-                arn: current.arn,
-                state: current.state,
-                waited: started.elapsed(),
-                last_error,
-            });
+        let delay = schedule.next_delay();
+        let timed_out = |current: Configuration, last_error| StabilizeError::TimedOut {
+            arn: current.arn,
+            state: current.state,
+            waited: started.elapsed(),
+            last_error,
+        };
+        if calls.deadline().work_left() <= delay {
+            return Err(timed_out(current, last_error));
         }
         tokio::time::sleep(delay).await;
-        match ivs.get(&current.arn, deadline).await {
+        match calls.get(&current.arn).await {
             Ok(found) => {
-                debug!(arn = %found.arn, state = %found.state, "polled state");
-                not_found = 0;
+                debug!(arn = %found.arn, state = found.state.as_str(), "polled state");
                 current = found;
             }
-            // Right after a create, IVS's reads may not see the new configuration yet: only a
-            // 404 that persists means it is gone.
+            // IVS's reads may not show a new configuration yet: only a 404 that outlasts the
+            // grace period means it is gone.
             Err(e) if e.is_not_found() => {
-                not_found += 1;
-                if not_found >= VANISHED_AFTER {
-                    return Err(StabilizeError::Vanished { arn: current.arn });
+                if created.elapsed() >= policy.read_lag_grace {
+                    return Err(StabilizeError::Vanished {
+                        arn: current.arn,
+                        waited: created.elapsed(),
+                    });
                 }
-                debug!(arn = %current.arn, not_found, "not found yet, will poll again");
+                debug!(arn = %current.arn, "not visible yet, will poll again");
                 last_error = Some(e);
             }
-            Err(e) if e.is_permanent() => return Err(StabilizeError::Ivs(e)),
-            Err(IvsError::Deadline { .. }) => {
-                return Err(StabilizeError::TimedOut {
-                    arn: current.arn,
-                    state: current.state,
-                    waited: started.elapsed(),
-                    last_error,
-                })
+            Err(e @ (IvsError::Deadline { .. } | IvsError::Throttled { .. })) => {
+                return Err(timed_out(current, Some(e)))
             }
+            Err(e) if e.is_permanent() => return Err(StabilizeError::Ivs(e)),
             // The configuration exists; a passing failure to read it is no reason to fail
             // the stack while time remains.
             Err(e) => {

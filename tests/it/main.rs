@@ -2,6 +2,7 @@
 //! emulator and a capturing ResponseURL, the built binary against a fake Lambda Runtime API,
 //! the fault matrix, hostile input, property tests and the SAM template.
 
+mod account;
 mod binary;
 mod fault_matrix;
 mod hostile_input;

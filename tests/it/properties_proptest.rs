@@ -9,9 +9,10 @@ use cfn_ivs_recording::event::{
 };
 use cfn_ivs_recording::properties::{
     self, RecordingSpec, RenditionSpec, ThumbnailSpec, MAX_USER_TAGS, RECORDING_MODES, RENDITIONS,
-    RENDITION_SELECTIONS, REQUEST_MARKER_TAG, RESOLUTIONS, STORAGES,
+    RENDITION_SELECTIONS, RESOLUTIONS, STORAGES,
 };
-use cfn_ivs_recording::response::{self, Answer, Status, MAX_BODY};
+use cfn_ivs_recording::answer::{self, Answer, AnswerStatus, MAX_BODY};
+use cfn_ivs_recording::ownership::MARKER_TAG;
 use cfn_ivs_recording::{event::Identity, lifecycle};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -132,7 +133,7 @@ const INTERESTING_STRINGS: &[&str] = &[
     "NaN",
     "aws:x",
     "AWS:x",
-    REQUEST_MARKER_TAG,
+    MARKER_TAG,
     "my-bucket",
     "b",
     "\u{0}",
@@ -426,7 +427,7 @@ fn tag_text(min: usize, max: usize) -> impl Strategy<Value = String> {
 
 fn tag_key() -> impl Strategy<Value = String> {
     tag_text(1, 128).prop_filter("reserved tag key", |k: &String| {
-        !k.to_ascii_lowercase().starts_with("aws:") && k != REQUEST_MARKER_TAG
+        !k.to_ascii_lowercase().starts_with("aws:") && k != MARKER_TAG
     })
 }
 
@@ -808,7 +809,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
                         .collect();
                     json!({format!("{prefix}:{rest}"): "v"})
                 }),
-                Just(json!({REQUEST_MARKER_TAG: "v"})),
+                Just(json!({MARKER_TAG: "v"})),
                 (MAX_USER_TAGS + 1..MAX_USER_TAGS + 30).prop_map(|n| json!((0..n)
                     .map(|i| (format!("k{i}"), "v".to_string()))
                     .collect::<BTreeMap<_, _>>())),
@@ -962,9 +963,9 @@ fn answer() -> impl Strategy<Value = Answer> {
     )
         .prop_map(|(failed, physical_resource_id, reason, data)| Answer {
             status: if failed {
-                Status::Failed
+                AnswerStatus::Failed
             } else {
-                Status::Success
+                AnswerStatus::Success
             },
             reason,
             physical_resource_id: fit_json(physical_resource_id, MAX_PHYSICAL_ID),
@@ -1045,7 +1046,7 @@ fn check_body(identity: &Identity, answer: &Answer, bytes: &[u8]) -> Result<(), 
     );
     prop_assert!(!answer.physical_resource_id.is_empty());
     let reason = body["Reason"].as_str().unwrap_or_default();
-    if answer.status == Status::Failed {
+    if answer.status == AnswerStatus::Failed {
         prop_assert!(!reason.is_empty(), "a FAILED answer without a Reason");
     }
     // The Reason is the one given, or its start with an ellipsis, or the status for none.
@@ -1073,7 +1074,7 @@ proptest! {
     /// every identity within the limits the event parser enforces.
     #[test]
     fn the_answer_body_is_valid_json_within_the_limit_for_any_identity(case in body_case()) {
-        let bytes = response::body(&case.identity, &case.answer);
+        let bytes = answer::body(&case.identity, &case.answer);
         check_body(&case.identity, &case.answer, &bytes)?;
     }
 
@@ -1104,12 +1105,12 @@ proptest! {
             event["PhysicalResourceId"] = json!(physical);
         }
         let request = Request::parse(event).expect("the identity is within the parser's limits");
-        let reason = match lifecycle::decide(&request) {
+        let reason = match lifecycle::decide(&request, None) {
             lifecycle::Action::Reject { error } => format!("Invalid properties: {error}"),
             other => return Err(TestCaseError::fail(format!("expected a rejection, got {other:?}"))),
         };
         let answer = Answer::failed(lifecycle::fallback_physical_id(&request), reason);
-        let bytes = response::body(&request.identity, &answer);
+        let bytes = answer::body(&request.identity, &answer);
         check_body(&request.identity, &answer, &bytes)?;
     }
 }
@@ -1128,7 +1129,7 @@ fn the_answer_fits_when_echoed_fields_are_at_their_limits_in_escaped_characters(
         "\u{1}".repeat(MAX_PHYSICAL_ID / 6),
         "Invalid properties: Colour is not a property",
     );
-    let bytes = response::body(&identity, &answer);
+    let bytes = answer::body(&identity, &answer);
     assert!(
         bytes.len() <= MAX_BODY,
         "the answer is {} bytes, more than CloudFormation's {MAX_BODY}",

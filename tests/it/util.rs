@@ -1,10 +1,12 @@
 //! What the integration tests share: an emulated IVS, a capturing ResponseURL and the real
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
 
-use cfn_ivs_recording::backoff::BackoffPolicy;
+use cfn_ivs_recording::backoff::{BackoffPolicy, Jitter};
+use cfn_ivs_recording::ivs::SdkIvs;
+use cfn_ivs_recording::retry::CallPolicy;
+use cfn_ivs_recording::stabilize::PollPolicy;
 use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
-use cfn_ivs_recording::ivs;
-use cfn_ivs_recording::responder::RetryPolicy;
+use cfn_ivs_recording::delivery::DeliveryPolicy;
 use ivs_emulator::{
     self as emulator, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
 };
@@ -27,24 +29,42 @@ pub struct Harness {
 pub fn fast_config() -> HandlerConfig {
     HandlerConfig {
         safety_margin: Duration::from_millis(800),
-        poll: BackoffPolicy {
-            first: Duration::from_millis(20),
-            max: Duration::from_millis(100),
-            jitter: false,
+        poll: PollPolicy {
+            schedule: BackoffPolicy {
+                first: Duration::from_millis(100),
+                max: Duration::from_millis(300),
+                jitter: Jitter::None,
+            },
+            read_lag_grace: Duration::from_secs(3),
+        },
+        calls: CallPolicy {
+            throttled: BackoffPolicy {
+                first: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                jitter: Jitter::Full,
+            },
+            access_denied_grace: Duration::from_millis(600),
+            denied: BackoffPolicy {
+                first: Duration::from_millis(100),
+                max: Duration::from_millis(300),
+                jitter: Jitter::Half,
+            },
         },
         conflict_retry: BackoffPolicy {
             first: Duration::from_millis(50),
             max: Duration::from_millis(200),
-            jitter: true,
+            jitter: Jitter::Half,
         },
-        send: RetryPolicy {
+        delivery: DeliveryPolicy {
             backoff: BackoffPolicy {
                 first: Duration::from_millis(20),
                 max: Duration::from_millis(100),
-                jitter: true,
+                jitter: Jitter::Half,
             },
             attempt_timeout: Duration::from_millis(300),
         },
+        metrics_namespace: None,
+        allow_plain_http: false,
     }
 }
 
@@ -62,7 +82,7 @@ impl Harness {
         .expect("emulator starts");
         let sink = ResponseSink::start().await.expect("sink starts");
         let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), "us-east-1");
-        let handler = Handler::new(ivs::client(&sdk), config);
+        let handler = Handler::new(SdkIvs::new(&sdk), config);
         Harness {
             emulator,
             sink,

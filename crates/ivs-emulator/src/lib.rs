@@ -6,7 +6,15 @@
 //! the service's status codes, bodies and error headers, configurations stabilize (or fail, or
 //! vanish) over time as chosen, and faults — service errors, raw statuses, garbage bodies, reset
 //! connections, hangs — can be injected per operation. It does not check SigV4 signatures.
+//!
+//! It also imposes what a real account adds: IVS's API rate quotas (on by default, so the
+//! emulator is never more lenient than AWS), a window after start in which IAM denies every
+//! call, a lag before reads see a new configuration, and channels that keep a configuration in
+//! use.
 
+#![warn(missing_docs)]
+
+mod limits;
 mod model;
 mod server;
 mod state;
@@ -37,6 +45,7 @@ struct Handle {
     shutdown: watch::Sender<bool>,
 }
 
+/// How an emulator behaves; `Default` is IVS in us-east-1 with its rate quotas.
 #[derive(Clone, Debug)]
 pub struct EmulatorOptions {
     /// Region written into ARNs.
@@ -45,6 +54,16 @@ pub struct EmulatorOptions {
     pub account_id: String,
     /// How configurations created from the start reach their final state.
     pub stabilization: Stabilization,
+    /// The API rate quotas, shared by every client of the emulator; `None` never throttles.
+    pub quotas: Option<Quotas>,
+    /// For this long after start every request answers AccessDeniedException, as while a
+    /// role's permissions are still propagating through IAM.
+    pub access_denied_for: Duration,
+    /// For this long after its create, reads of a configuration answer ResourceNotFoundException
+    /// and List omits it, as when a read reaches a replica the write has not reached yet.
+    pub read_lag: Duration,
+    /// Where to listen; `None` is 127.0.0.1 on a port the OS chooses.
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for EmulatorOptions {
@@ -53,7 +72,44 @@ impl Default for EmulatorOptions {
             region: "us-east-1".to_owned(),
             account_id: "123456789012".to_owned(),
             stabilization: Stabilization::Immediate,
+            quotas: Some(Quotas::ivs()),
+            access_denied_for: Duration::ZERO,
+            read_lag: Duration::ZERO,
+            listen: None,
         }
+    }
+}
+
+/// API rate quotas: for each operation, the calls per second the whole account may make, as a
+/// token bucket holding one second's worth and refilled continuously. Operations without an
+/// entry are not limited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Calls per second, by operation.
+    pub per_second: BTreeMap<Operation, u32>,
+}
+
+impl Quotas {
+    /// IVS's documented quotas ("Service Quotas" in the IVS user guide), which are per account
+    /// and region and not adjustable.
+    pub fn ivs() -> Self {
+        let per_second = Operation::ALL
+            .into_iter()
+            .map(|operation| {
+                let rate = match operation {
+                    Operation::CreateRecordingConfiguration
+                    | Operation::GetRecordingConfiguration
+                    | Operation::DeleteRecordingConfiguration
+                    | Operation::ListRecordingConfigurations => 3,
+                    Operation::TagResource
+                    | Operation::UntagResource
+                    | Operation::ListTagsForResource => 10,
+                    Operation::ListChannels => 5,
+                };
+                (operation, rate)
+            })
+            .collect();
+        Quotas { per_second }
     }
 }
 
@@ -66,24 +122,36 @@ pub enum Stabilization {
     ActiveAfter(Duration),
     /// CREATING, then CREATE_FAILED (what IVS does when the S3 bucket is in another region).
     CreateFailedAfter(Duration),
+    /// CREATING for ever, as a configuration stuck in the service would be.
     CreatingForever,
     /// CREATING, then the configuration disappears (Get answers ResourceNotFoundException).
     VanishAfter(Duration),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// An emulated IVS API operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operation {
+    /// `POST /CreateRecordingConfiguration`.
     CreateRecordingConfiguration,
+    /// `POST /GetRecordingConfiguration`.
     GetRecordingConfiguration,
+    /// `POST /DeleteRecordingConfiguration`.
     DeleteRecordingConfiguration,
+    /// `POST /ListRecordingConfigurations`.
     ListRecordingConfigurations,
+    /// `POST /tags/{resourceArn}`.
     TagResource,
+    /// `DELETE /tags/{resourceArn}`.
     UntagResource,
+    /// `GET /tags/{resourceArn}`.
     ListTagsForResource,
+    /// `POST /ListChannels`.
+    ListChannels,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    /// Every emulated operation.
+    pub const ALL: [Operation; 8] = [
         Operation::CreateRecordingConfiguration,
         Operation::GetRecordingConfiguration,
         Operation::DeleteRecordingConfiguration,
@@ -91,6 +159,7 @@ impl Operation {
         Operation::TagResource,
         Operation::UntagResource,
         Operation::ListTagsForResource,
+        Operation::ListChannels,
     ];
 
     /// The operation's name in the IVS API and its model.
@@ -103,6 +172,7 @@ impl Operation {
             Operation::TagResource => "TagResource",
             Operation::UntagResource => "UntagResource",
             Operation::ListTagsForResource => "ListTagsForResource",
+            Operation::ListChannels => "ListChannels",
         }
     }
 }
@@ -113,6 +183,7 @@ impl fmt::Display for Operation {
     }
 }
 
+/// A name that is not one of the emulated operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown IVS operation: {0}")]
 pub struct UnknownOperation(pub String);
@@ -135,12 +206,16 @@ pub enum FaultKind {
     /// An IVS error response; the status comes from the model's error shape for `code`
     /// (400 when the model has no such error).
     ServiceError {
+        /// The error code, e.g. `ConflictException`, sent as `x-amzn-ErrorType`.
         code: String,
+        /// The `exceptionMessage`.
         message: String,
     },
     /// A raw status and body without `x-amzn-ErrorType`, e.g. a 500 HTML page, a 503, a 429.
     Status {
+        /// The HTTP status.
         status: u16,
+        /// The body, sent as is.
         body: String,
     },
     /// 200 with a body that is not valid JSON.
@@ -149,23 +224,28 @@ pub enum FaultKind {
     ConnectionReset,
     /// Waits that long, then serves the request normally.
     Hang(Duration),
+    /// Never answers; the request stays open until the client gives up or the emulator stops.
     HangForever,
 }
 
+/// A fault to inject with [`IvsEmulator::inject`].
 #[derive(Clone, Debug)]
 pub struct Fault {
     /// The operation it applies to; `None` applies to every operation.
     pub operation: Option<Operation>,
+    /// What it does.
     pub kind: FaultKind,
     /// How many requests it applies to; `None` means forever.
     pub times: Option<u32>,
 }
 
 impl Fault {
+    /// A fault for the next request of `op`.
     pub fn once(op: Operation, kind: FaultKind) -> Self {
         Fault::times(op, kind, 1)
     }
 
+    /// A fault for the next `n` requests of `op`.
     pub fn times(op: Operation, kind: FaultKind, n: u32) -> Self {
         Fault {
             operation: Some(op),
@@ -174,6 +254,7 @@ impl Fault {
         }
     }
 
+    /// A fault for every request of `op` from now on.
     pub fn always(op: Operation, kind: FaultKind) -> Self {
         Fault {
             operation: Some(op),
@@ -183,24 +264,33 @@ impl Fault {
     }
 }
 
+/// A recording configuration as the emulator holds it, for tests to inspect.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredConfiguration {
+    /// Its ARN.
     pub arn: String,
+    /// Its name, empty when none was given.
     pub name: String,
+    /// `CREATING`, `ACTIVE` or `CREATE_FAILED`.
     pub state: String,
+    /// The S3 bucket it records to.
     pub bucket_name: String,
+    /// Its tags.
     pub tags: BTreeMap<String, String>,
     /// The full `recordingConfiguration` JSON as GetRecordingConfiguration would return it.
     pub body: serde_json::Value,
 }
 
+/// A request as the emulator received it.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     /// `None` when no operation matches the method and path.
     pub operation: Option<Operation>,
+    /// The HTTP method.
     pub method: String,
     /// The path as received, still percent-encoded.
     pub path: String,
+    /// The query string, still percent-encoded.
     pub query: Option<String>,
     /// The JSON body; `Null` if empty, a JSON string holding the raw text if it is not JSON.
     pub body: serde_json::Value,
@@ -209,16 +299,19 @@ pub struct RecordedRequest {
 }
 
 impl IvsEmulator {
-    /// Binds 127.0.0.1 on a free port and serves on a spawned task of the current tokio runtime,
-    /// each connection on its own task.
+    /// Binds `options.listen` (by default 127.0.0.1 on a free port) and serves on a spawned task
+    /// of the current tokio runtime, each connection on its own task.
     pub async fn start(options: EmulatorOptions) -> std::io::Result<IvsEmulator> {
         let model = model::Model::embedded()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let listen = options
+            .listen
+            .unwrap_or_else(|| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
+        let listener = tokio::net::TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
         let shared = Arc::new(server::Shared {
             model,
-            state: Mutex::new(state::State::new(store::Store::new(options))),
+            state: Mutex::new(state::State::new(&options, tokio::time::Instant::now())),
         });
         let (shutdown, stopped) = watch::channel(false);
         tokio::spawn(server::serve(listener, shared.clone(), stopped));
@@ -231,8 +324,14 @@ impl IvsEmulator {
         })
     }
 
+    /// The URL to give a client as its endpoint, e.g. `http://127.0.0.1:41234`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.handle.address)
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.address
     }
 
     /// The configurations that exist now (states evaluated as of now), sorted by ARN.
@@ -245,13 +344,32 @@ impl IvsEmulator {
         self.state().requests().to_vec()
     }
 
-    /// How many requests of that operation were received, faulted ones included.
+    /// How many requests of that operation were received, faulted and throttled ones included.
     pub fn count(&self, op: Operation) -> usize {
         self.state()
             .requests()
             .iter()
             .filter(|r| r.operation == Some(op))
             .count()
+    }
+
+    /// How many requests the rate quotas refused, all operations together.
+    pub fn throttled(&self) -> usize {
+        self.state().throttled()
+    }
+
+    /// Adds a channel that records with the configuration `recording_configuration_arn` (which
+    /// need not exist) and returns the channel's ARN. While it exists, deleting that
+    /// configuration answers ConflictException, and ListChannels lists it.
+    pub fn add_channel(&self, name: &str, recording_configuration_arn: &str) -> String {
+        self.state()
+            .store
+            .add_channel(name, recording_configuration_arn)
+    }
+
+    /// Removes a channel added with [`IvsEmulator::add_channel`]; false if there is none.
+    pub fn remove_channel(&self, channel_arn: &str) -> bool {
+        self.state().store.remove_channel(channel_arn)
     }
 
     /// Faults apply in the order injected: a request gets the first one that matches it.
@@ -288,6 +406,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The access key id of the credentials [`sdk_config_for`] gives a client; the emulator checks
+/// no signature, so any key would do, but one that names the emulator is easy to recognise.
+pub const ACCESS_KEY_ID: &str = "AKIDEMULATOR";
+
+/// The secret access key that goes with [`ACCESS_KEY_ID`].
+pub const SECRET_ACCESS_KEY: &str = "secret";
+
 /// SDK configuration for a client of the emulator: fake static credentials (the emulator does
 /// not check signatures), the given region and endpoint, and the SDK's standard retry policy.
 /// The client's default runtime plugins supply the tokio sleep and the system time source that
@@ -298,8 +423,8 @@ pub fn sdk_config_for(endpoint_url: &str, region: &str) -> SdkConfig {
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint_url)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDEMULATOR",
-            "secret",
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
             None,
             None,
             "emulator",

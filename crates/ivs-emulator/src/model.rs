@@ -1,5 +1,5 @@
-//! The official IVS service model (the recording-configuration part of API 2020-07-14), embedded
-//! verbatim, and everything the emulator derives from it: routing a request to its operation by
+//! The official IVS service model (the recording-configuration part of API 2020-07-14, and
+//! ListChannels), embedded verbatim, and everything the emulator derives from it: routing a request to its operation by
 //! the `http` traits, binding URI labels, query strings and the JSON body into one input
 //! document, and validating that document against the input shape's constraints. Being driven
 //! by the model rather than by hand-written checks keeps the emulator rejecting what IVS rejects.
@@ -12,6 +12,11 @@ use std::fmt;
 use std::sync::LazyLock;
 
 const MODEL_JSON: &str = include_str!("ivs-2020-07-14-recording-configuration.json");
+/// ListChannels, extracted from botocore 1.44.8's `botocore/data/ivs/2020-07-14/service-2.json`:
+/// the operation and every shape its input and output reach that the file above lacks, copied
+/// verbatim. Its errors are the file above's shapes, which differ from botocore's only in their
+/// documentation text. A separate file keeps the one above identical to the shared reference.
+const LIST_CHANNELS_JSON: &str = include_str!("ivs-2020-07-14-list-channels.json");
 
 /// A pattern in the published model that the service itself does not enforce as written.
 struct Erratum {
@@ -29,12 +34,15 @@ const ERRATA: &[Erratum] = &[Erratum {
     corrected: "arn:aws:ivs:[a-z0-9-]+:[0-9]+:[a-z-]+/[a-zA-Z0-9-]+",
 }];
 
-static EMBEDDED: LazyLock<Result<Model, ModelError>> = LazyLock::new(|| Model::parse(MODEL_JSON));
+static EMBEDDED: LazyLock<Result<Model, ModelError>> =
+    LazyLock::new(|| Model::parse(&[MODEL_JSON, LIST_CHANNELS_JSON]));
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ModelError {
     #[error("the IVS model is not valid: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{name} is defined in more than one part of the model")]
+    Duplicate { name: String },
     #[error("shape {shape} refers to the missing shape {target}")]
     MissingShape { shape: String, target: String },
     #[error("shape {shape} has the unsupported type {kind}")]
@@ -248,8 +256,22 @@ impl Model {
         EMBEDDED.as_ref()
     }
 
-    fn parse(json: &str) -> Result<Model, ModelError> {
-        let raw: RawModel = serde_json::from_str(json)?;
+    /// Parses a model given in parts, which must not define an operation or shape twice.
+    fn parse(parts: &[&str]) -> Result<Model, ModelError> {
+        let mut raw = RawModel::default();
+        for part in parts {
+            let part: RawModel = serde_json::from_str(part)?;
+            for (name, operation) in part.operations {
+                if raw.operations.insert(name.clone(), operation).is_some() {
+                    return Err(ModelError::Duplicate { name });
+                }
+            }
+            for (name, shape) in part.shapes {
+                if raw.shapes.insert(name.clone(), shape).is_some() {
+                    return Err(ModelError::Duplicate { name });
+                }
+            }
+        }
         let names: BTreeMap<String, ShapeId> = raw
             .shapes
             .keys()
@@ -714,7 +736,7 @@ fn percent_decode(text: &str) -> Result<String, InputError> {
     String::from_utf8(decoded).map_err(|_| invalid())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct RawModel {
     operations: BTreeMap<String, RawOperation>,
     shapes: BTreeMap<String, RawShape>,
@@ -833,12 +855,14 @@ mod tests {
 
     #[test]
     fn embedded_model_is_the_reference_copy() {
+        // shared/ lies beside the workspace root, which is two levels above this crate.
         let reference = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/ivs-2020-07-14-recording-configuration.json");
-        if let Ok(reference) = std::fs::read_to_string(&reference) {
+            .join("../../../shared/reference/ivs-2020-07-14-recording-configuration.json");
+        if let Ok(text) = std::fs::read_to_string(&reference) {
             assert!(
-                reference == MODEL_JSON,
-                "src/emulator's model copy differs from {reference:?}"
+                text == MODEL_JSON,
+                "the embedded model differs from {}",
+                reference.display()
             );
         }
     }
@@ -1204,8 +1228,7 @@ mod tests {
     /// The validator is driven by whatever model it is given, not by the IVS shapes.
     #[test]
     fn binds_and_validates_any_model_generically() {
-        let model = Model::parse(
-            &json!({
+        let model = Model::parse(&[&json!({
                 "operations": { "GetThing": {
                     "http": { "method": "GET", "requestUri": "/things/{id}" },
                     "input": { "shape": "GetThingRequest" }
@@ -1221,8 +1244,7 @@ mod tests {
                     "Flag": { "type": "boolean" }
                 }
             })
-            .to_string(),
-        )
+            .to_string()])
         .unwrap();
         let route = model.route("GET", "/things/42").unwrap();
         assert_eq!(route.operation.response_code, 200);
@@ -1260,7 +1282,7 @@ mod tests {
     #[test]
     fn unusable_models_are_refused() {
         let parse = |shapes: Value| {
-            Model::parse(&json!({ "operations": {}, "shapes": shapes }).to_string()).err()
+            Model::parse(&[&json!({ "operations": {}, "shapes": shapes }).to_string()]).err()
         };
         assert!(matches!(
             parse(json!({ "L": { "type": "list", "member": { "shape": "Gone" } } })),
@@ -1284,8 +1306,49 @@ mod tests {
         } });
         let model = json!({ "operations": operation, "shapes": { "S": { "type": "string" } } });
         assert!(matches!(
-            Model::parse(&model.to_string()).err(),
+            Model::parse(&[&model.to_string()]).err(),
             Some(ModelError::InputNotStructure { .. })
         ));
+    }
+
+    #[test]
+    fn parts_that_define_a_name_twice_are_refused() {
+        let part = |shapes: Value| json!({ "operations": {}, "shapes": shapes }).to_string();
+        let string = json!({ "S": { "type": "string" } });
+        let other = json!({ "T": { "type": "string" } });
+        assert!(Model::parse(&[&part(string.clone()), &part(other)]).is_ok());
+        assert!(matches!(
+            Model::parse(&[&part(string.clone()), &part(string)]).err(),
+            Some(ModelError::Duplicate { name }) if name == "S"
+        ));
+    }
+
+    #[test]
+    fn list_channels_is_bound_and_validated_from_its_extract() {
+        let input = bind(
+            "POST",
+            "/ListChannels",
+            None,
+            json!({ "filterByName": "stage", "maxResults": 100 }),
+        )
+        .unwrap();
+        assert_eq!(input, json!({ "filterByName": "stage", "maxResults": 100 }));
+        assert_eq!(
+            violations("ListChannelsRequest", json!({ "maxResults": 101 })),
+            one("maxResults", Constraint::MaxValue(100))
+        );
+        assert_eq!(
+            violations(
+                "ListChannelsRequest",
+                json!({ "filterByRecordingConfigurationArn": "arn:aws:s3:::bucket" })
+            ),
+            one(
+                "filterByRecordingConfigurationArn",
+                Constraint::Pattern(
+                    "^$|^arn:aws:ivs:[a-z0-9-]+:[0-9]+:recording-configuration/[a-zA-Z0-9-]+$"
+                        .to_owned()
+                )
+            )
+        );
     }
 }

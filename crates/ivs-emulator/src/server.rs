@@ -1,10 +1,14 @@
 //! The HTTP side of the emulator: accepts connections, serves each on its own task (so a hanging
-//! request holds up nobody else), routes requests through the model, applies injected faults and
-//! writes answers the way IVS writes them — success codes from the model, errors with
-//! `x-amzn-ErrorType` and an `exceptionMessage` body.
+//! request holds up nobody else), routes requests through the model, applies injected faults,
+//! then the account's quotas and IAM, and writes answers the way IVS writes them — success codes
+//! from the model, errors with `x-amzn-ErrorType` and an `exceptionMessage` body.
+//!
+//! An injected fault comes first and replaces everything else, so the quotas never get in the
+//! way of a test's script of faults, and a faulted request uses up no quota.
 
 use super::model::{HttpInput, Model, Route};
 use super::state::State;
+use super::store::ApiError;
 use super::{lock, FaultKind, Operation, RecordedRequest};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -141,15 +145,16 @@ fn answer(
         header: |name: &str| headers.get(name).and_then(|value| value.to_str().ok()),
         body,
     };
-    let input = match shared.model.bind_input(route, &request) {
-        Ok(input) => input,
-        Err(error) => {
-            return service_error(shared.model, "ValidationException", &error.to_string())
-        }
-    };
-    let outcome = lock(&shared.state)
-        .store
-        .execute(operation, &input, Instant::now());
+    let bound = shared.model.bind_input(route, &request);
+    let now = Instant::now();
+    let mut state = lock(&shared.state);
+    let outcome = state
+        .admit(operation, bound.as_ref().ok(), now)
+        .and_then(|()| {
+            let input = bound.map_err(|error| ApiError::validation(error.to_string()))?;
+            state.store.execute(operation, &input, now)
+        });
+    drop(state);
     let status = route.operation.response_code;
     match outcome {
         Ok(Some(output)) => json_reply(status, output.to_string()),

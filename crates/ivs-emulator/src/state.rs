@@ -1,13 +1,17 @@
-//! Everything the emulator remembers between requests: the configuration store, the queue of
-//! injected faults and the log of received requests. One lock guards it all, so a request sees
-//! the fault queue and the store consistently.
+//! Everything the emulator remembers between requests: the configuration store, the account's
+//! limits, the queue of injected faults and the log of received requests. One lock guards it
+//! all, so a request sees the fault queue, the quotas and the store consistently.
 
-use super::store::Store;
-use super::{Fault, FaultKind, Operation, RecordedRequest, StoredConfiguration};
+use super::limits::{Iam, RateLimiter};
+use super::store::{ApiError, Store};
+use super::{EmulatorOptions, Fault, FaultKind, Operation, RecordedRequest, StoredConfiguration};
+use serde_json::Value;
 use tokio::time::Instant;
 
 pub(super) struct State {
     pub(super) store: Store,
+    limiter: RateLimiter,
+    iam: Iam,
     faults: Vec<PendingFault>,
     requests: Vec<RecordedRequest>,
 }
@@ -20,12 +24,30 @@ struct PendingFault {
 }
 
 impl State {
-    pub(super) fn new(store: Store) -> Self {
+    pub(super) fn new(options: &EmulatorOptions, started: Instant) -> Self {
         State {
-            store,
+            store: Store::new(options),
+            limiter: RateLimiter::new(options.quotas.as_ref(), started),
+            iam: Iam::new(options, started),
             faults: Vec::new(),
             requests: Vec::new(),
         }
+    }
+
+    /// What the account checks before the operation runs, in this order: the quota (so a
+    /// denied call still uses up the account's rate, the stricter reading), then IAM.
+    pub(super) fn admit(
+        &mut self,
+        operation: Operation,
+        input: Option<&Value>,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        self.limiter.admit(operation, now)?;
+        self.iam.authorize(operation, input, now)
+    }
+
+    pub(super) fn throttled(&self) -> usize {
+        self.limiter.throttled()
     }
 
     pub(super) fn configurations(&mut self) -> Vec<StoredConfiguration> {
@@ -81,11 +103,10 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::EmulatorOptions;
     use std::time::Duration;
 
     fn state() -> State {
-        State::new(Store::new(EmulatorOptions::default()))
+        State::new(&EmulatorOptions::default(), Instant::now())
     }
 
     fn status_of(kind: Option<FaultKind>) -> Option<u16> {
@@ -136,6 +157,34 @@ mod tests {
                 Some(500)
             );
         }
+    }
+
+    #[test]
+    fn a_denied_call_still_uses_up_the_quota() {
+        let now = Instant::now();
+        let mut state = State::new(
+            &EmulatorOptions {
+                access_denied_for: Duration::from_secs(60),
+                ..EmulatorOptions::default()
+            },
+            now,
+        );
+        let codes: Vec<&str> = (0..4)
+            .map(|_| {
+                let outcome = state.admit(Operation::ListRecordingConfigurations, None, now);
+                outcome.unwrap_err().code
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "AccessDeniedException",
+                "AccessDeniedException",
+                "AccessDeniedException",
+                "ThrottlingException"
+            ]
+        );
+        assert_eq!(state.throttled(), 1);
     }
 
     #[test]

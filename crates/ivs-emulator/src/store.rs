@@ -1,19 +1,40 @@
-//! The recording configurations themselves and the semantics of each operation on them: the
-//! defaults IVS fills in on create, ARNs, tags, pagination, not-found errors, and how each
-//! configuration's `state` evolves under its [`Stabilization`]. Inputs arrive already validated
-//! against the model.
+//! The recording configurations and channels, and the semantics of each operation on them: the
+//! defaults IVS fills in on create, ARNs, tags, pagination, not-found and in-use errors, the lag
+//! before reads see a new configuration, and how each configuration's `state` evolves under its
+//! [`Stabilization`]. Inputs arrive already validated against the model.
 
 use super::{EmulatorOptions, Operation, Stabilization, StoredConfiguration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
 use tokio::time::Instant;
 
 const ACTIVE: &str = "ACTIVE";
 const CREATING: &str = "CREATING";
 const CREATE_FAILED: &str = "CREATE_FAILED";
 const DEFAULT_PAGE_SIZE: usize = 50;
+/// ListChannels' own default, from the model's documentation of its `maxResults`.
+const DEFAULT_CHANNEL_PAGE_SIZE: usize = 100;
 const MAX_TAGS_PER_RESOURCE: usize = 50;
+/// The ListChannels filters (the model's `filterBy*` members), with the summary member each
+/// matches. IVS accepts at most one per call.
+const CHANNEL_FILTERS: [(&str, &str); 5] = [
+    ("filterByName", "name"),
+    (
+        "filterByRecordingConfigurationArn",
+        "recordingConfigurationArn",
+    ),
+    (
+        "filterByPlaybackRestrictionPolicyArn",
+        "playbackRestrictionPolicyArn",
+    ),
+    ("filterByAdConfigurationArn", "adConfigurationArn"),
+    (
+        "filterByFailoverSlateConfigurationArn",
+        "failoverSlateConfigurationArn",
+    ),
+];
 
 /// An IVS error answer: the code names the model's error shape, which gives the status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,14 +58,49 @@ impl ApiError {
             message: format!("Resource {arn} not found"),
         }
     }
+
+    fn conflict(message: String) -> Self {
+        ApiError {
+            code: "ConflictException",
+            message,
+        }
+    }
 }
 
 pub(super) struct Store {
     arn_prefix: String,
+    channel_prefix: String,
     stabilization: Stabilization,
+    read_lag: Duration,
     ids: Ids,
     /// Keyed by ARN; all ARNs share the prefix, so this is also the order of their ids.
     configurations: BTreeMap<String, Record>,
+    /// Keyed by ARN, like the configurations.
+    channels: BTreeMap<String, Channel>,
+}
+
+struct Channel {
+    name: String,
+    recording_configuration_arn: String,
+}
+
+impl Channel {
+    /// The ChannelSummary ListChannels answers: a STANDARD, LOW-latency channel with the
+    /// defaults IVS documents, recording with its configuration. No `preset`: the documented ""
+    /// for STANDARD channels is not in the model's enum, so the member is left out.
+    fn summary(&self, arn: &str) -> Value {
+        json!({
+            "arn": arn,
+            "name": self.name,
+            "latencyMode": "LOW",
+            "authorized": false,
+            "recordingConfigurationArn": self.recording_configuration_arn,
+            "tags": {},
+            "insecureIngest": false,
+            "type": "STANDARD",
+            "playbackRestrictionPolicyArn": "",
+        })
+    }
 }
 
 struct Record {
@@ -57,7 +113,7 @@ struct Record {
 
 impl Stabilization {
     /// The state `elapsed` after the create; `None` once the configuration has vanished.
-    fn state_after(&self, elapsed: std::time::Duration) -> Option<&'static str> {
+    fn state_after(&self, elapsed: Duration) -> Option<&'static str> {
         let after = |delay, then| if elapsed >= delay { then } else { CREATING };
         match self {
             Stabilization::Immediate => Some(ACTIVE),
@@ -70,6 +126,11 @@ impl Stabilization {
 }
 
 impl Record {
+    /// Whether reads see the configuration yet: only `lag` after its create.
+    fn readable(&self, now: Instant, lag: Duration) -> bool {
+        now.saturating_duration_since(self.created) >= lag
+    }
+
     fn state(&self, now: Instant) -> Option<&'static str> {
         self.stabilization
             .state_after(now.saturating_duration_since(self.created))
@@ -95,16 +156,41 @@ impl Record {
 }
 
 impl Store {
-    pub(super) fn new(options: EmulatorOptions) -> Self {
-        Store {
-            arn_prefix: format!(
-                "arn:aws:ivs:{}:{}:recording-configuration/",
+    pub(super) fn new(options: &EmulatorOptions) -> Self {
+        let arn = |kind| {
+            format!(
+                "arn:aws:ivs:{}:{}:{kind}/",
                 options.region, options.account_id
-            ),
-            stabilization: options.stabilization,
+            )
+        };
+        Store {
+            arn_prefix: arn("recording-configuration"),
+            channel_prefix: arn("channel"),
+            stabilization: options.stabilization.clone(),
+            read_lag: options.read_lag,
             ids: Ids::default(),
             configurations: BTreeMap::new(),
+            channels: BTreeMap::new(),
         }
+    }
+
+    pub(super) fn add_channel(&mut self, name: &str, recording_configuration_arn: &str) -> String {
+        let arn = loop {
+            let arn = format!("{}{}", self.channel_prefix, self.ids.resource_id());
+            if !self.channels.contains_key(&arn) {
+                break arn;
+            }
+        };
+        let channel = Channel {
+            name: name.to_owned(),
+            recording_configuration_arn: recording_configuration_arn.to_owned(),
+        };
+        self.channels.insert(arn.clone(), channel);
+        arn
+    }
+
+    pub(super) fn remove_channel(&mut self, arn: &str) -> bool {
+        self.channels.remove(arn).is_some()
     }
 
     pub(super) fn set_stabilization(&mut self, stabilization: Stabilization) {
@@ -153,13 +239,28 @@ impl Store {
                     json!({ "recordingConfiguration": record.view(state) }),
                 ))
             }
-            Operation::DeleteRecordingConfiguration => match self.configurations.remove(arn) {
-                Some(_) => Ok(None),
-                None => Err(ApiError::not_found(arn)),
-            },
+            // A delete is a write, and writes see their own creates at once: only reads lag.
+            Operation::DeleteRecordingConfiguration => {
+                if !self.configurations.contains_key(arn) {
+                    return Err(ApiError::not_found(arn));
+                }
+                if self
+                    .channels
+                    .values()
+                    .any(|channel| channel.recording_configuration_arn == arn)
+                {
+                    return Err(ApiError::conflict(format!(
+                        "Unable to perform: ivs:DeleteRecordingConfiguration on resource: {arn}; \
+                         resource is in use by a channel"
+                    )));
+                }
+                self.configurations.remove(arn);
+                Ok(None)
+            }
             Operation::ListRecordingConfigurations => Ok(Some(self.list(input, now))),
+            Operation::ListChannels => self.list_channels(input).map(Some),
             Operation::TagResource => {
-                let record = self.find_mut(resource_arn)?;
+                let record = self.find_mut(resource_arn, now)?;
                 let mut tags = record.tags.clone();
                 tags.extend(string_map(input.get("tags")));
                 if tags.len() > MAX_TAGS_PER_RESOURCE {
@@ -171,7 +272,7 @@ impl Store {
                 Ok(Some(json!({})))
             }
             Operation::UntagResource => {
-                let record = self.find_mut(resource_arn)?;
+                let record = self.find_mut(resource_arn, now)?;
                 for key in input["tagKeys"].as_array().into_iter().flatten() {
                     record.tags.remove(key.as_str().unwrap_or_default());
                 }
@@ -243,25 +344,48 @@ impl Store {
     }
 
     fn list(&self, input: &Value, now: Instant) -> Value {
-        let page_size = input
-            .get("maxResults")
-            .and_then(Value::as_u64)
-            .map_or(DEFAULT_PAGE_SIZE, |n| {
-                usize::try_from(n).unwrap_or(usize::MAX)
-            });
-        // The token is the id of the first configuration of the next page, so a page resumes in
-        // the right place even when configurations were deleted in between.
-        let first = format!("{}{}", self.arn_prefix, text(input.get("nextToken")));
-        let mut remaining = self
+        let summaries = self
             .visible(now)
-            .filter(|(arn, ..)| **arn >= first)
+            .filter(|(_, record, _)| record.readable(now, self.read_lag))
             .map(|(arn, record, state)| (arn, record.summary(state)));
-        let page: Vec<Value> = remaining.by_ref().take(page_size).map(|(_, s)| s).collect();
-        let mut response = json!({ "recordingConfigurations": page });
-        if let Some((next, _)) = remaining.next() {
-            response["nextToken"] = next[self.arn_prefix.len()..].into();
+        let page = Page {
+            prefix: &self.arn_prefix,
+            default_size: DEFAULT_PAGE_SIZE,
+            member: "recordingConfigurations",
+        };
+        page.of(summaries, input)
+    }
+
+    fn list_channels(&self, input: &Value) -> Result<Value, ApiError> {
+        let filters: Vec<(&str, &str)> = CHANNEL_FILTERS
+            .into_iter()
+            .filter_map(|(filter, member)| {
+                let value = text(input.get(filter));
+                (!value.is_empty()).then_some((member, value))
+            })
+            .collect();
+        // The model's documentation of ListChannels: filters are mutually exclusive, and using
+        // two is a 409 ConflictException (not a ValidationException).
+        if filters.len() > 1 {
+            return Err(ApiError::conflict(
+                "Filters are mutually exclusive and cannot be used together".to_owned(),
+            ));
         }
-        response
+        let summaries = self
+            .channels
+            .iter()
+            .map(|(arn, channel)| (arn, channel.summary(arn)))
+            .filter(|(_, summary)| {
+                filters
+                    .iter()
+                    .all(|(member, value)| summary.get(member) == Some(&Value::from(*value)))
+            });
+        let page = Page {
+            prefix: &self.channel_prefix,
+            default_size: DEFAULT_CHANNEL_PAGE_SIZE,
+            member: "channels",
+        };
+        Ok(page.of(summaries, input))
     }
 
     fn forget_vanished(&mut self, now: Instant) {
@@ -275,17 +399,52 @@ impl Store {
             .filter_map(move |(arn, record)| Some((arn, record, record.state(now)?)))
     }
 
+    /// A configuration as reads see it.
     fn find(&self, arn: &str, now: Instant) -> Result<(&Record, &'static str), ApiError> {
         self.configurations
             .get(arn)
+            .filter(|record| record.readable(now, self.read_lag))
             .and_then(|record| Some((record, record.state(now)?)))
             .ok_or_else(|| ApiError::not_found(arn))
     }
 
-    fn find_mut(&mut self, arn: &str) -> Result<&mut Record, ApiError> {
+    /// A configuration to tag or untag. Tagging is a write, but it lags like a read: IVS looks
+    /// the resource up before it changes its tags.
+    fn find_mut(&mut self, arn: &str, now: Instant) -> Result<&mut Record, ApiError> {
+        let lag = self.read_lag;
         self.configurations
             .get_mut(arn)
+            .filter(|record| record.readable(now, lag))
             .ok_or_else(|| ApiError::not_found(arn))
+    }
+}
+
+/// How a List operation pages: the token is the id (the ARN after `prefix`) of the first item of
+/// the next page, so a page resumes in the right place even when items were deleted in between.
+struct Page<'a> {
+    prefix: &'a str,
+    default_size: usize,
+    /// The response member that holds the page.
+    member: &'a str,
+}
+
+impl Page<'_> {
+    /// One page of `items`, which are (ARN, summary) pairs in ARN order.
+    fn of<'i>(&self, items: impl Iterator<Item = (&'i String, Value)>, input: &Value) -> Value {
+        let size = input
+            .get("maxResults")
+            .and_then(Value::as_u64)
+            .map_or(self.default_size, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
+        let first = format!("{}{}", self.prefix, text(input.get("nextToken")));
+        let mut remaining = items.filter(|(arn, _)| **arn >= first);
+        let page: Vec<Value> = remaining.by_ref().take(size).map(|(_, s)| s).collect();
+        let mut response = json!({ self.member: page });
+        if let Some((next, _)) = remaining.next() {
+            response["nextToken"] = next[self.prefix.len()..].into();
+        }
+        response
     }
 }
 
@@ -356,10 +515,9 @@ impl Ids {
 mod tests {
     use super::*;
     use crate::model::Model;
-    use std::time::Duration;
 
     fn store(stabilization: Stabilization) -> Store {
-        Store::new(EmulatorOptions {
+        Store::new(&EmulatorOptions {
             stabilization,
             ..EmulatorOptions::default()
         })
@@ -395,6 +553,7 @@ mod tests {
         let mut store = store(Stabilization::Immediate);
         let now = Instant::now();
         let arn = create(&mut store, now);
+        store.add_channel("stage", &arn);
         let by_arn = json!({ "arn": arn, "resourceArn": arn });
         for (operation, shape, request) in [
             (
@@ -411,6 +570,11 @@ mod tests {
                 Operation::ListTagsForResource,
                 "ListTagsForResourceResponse",
                 &by_arn,
+            ),
+            (
+                Operation::ListChannels,
+                "ListChannelsResponse",
+                &json!({ "maxResults": 1 }),
             ),
         ] {
             let response = store.execute(operation, request, now).unwrap().unwrap();

@@ -34,9 +34,12 @@ async fn emulator() -> IvsEmulator {
     emulator_with(Stabilization::Immediate).await
 }
 
+/// Without the rate quotas, which tests/account.rs covers: these tests make bursts of calls that
+/// are about other behaviour.
 async fn emulator_with(stabilization: Stabilization) -> IvsEmulator {
     IvsEmulator::start(EmulatorOptions {
         stabilization,
+        quotas: None,
         ..EmulatorOptions::default()
     })
     .await

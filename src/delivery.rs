@@ -1,4 +1,4 @@
-//! Delivering the answer: the PUT to CloudFormation's pre-signed ResponseURL, retried on
+//! Delivering the answer (its body is [`crate::answer`]'s): the PUT to CloudFormation's pre-signed ResponseURL, retried on
 //! connection errors and 5xx with jittered backoff until the function's deadline.
 //!
 //! The PUT carries no Content-Type (the URL's signature covers the headers, and S3 refuses a
@@ -6,7 +6,7 @@
 //! It uses the same hyper and rustls the IVS client uses, so the binary holds one TLS stack.
 //! The URL's query string is the signature, a credential for the stack: it is never logged.
 
-use crate::backoff::BackoffPolicy;
+use crate::backoff::{BackoffPolicy, Jitter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Method, Request, StatusCode, Uri};
@@ -20,40 +20,59 @@ use thiserror::Error;
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
+/// How the answer's PUT is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct DeliveryPolicy {
+    /// Between attempts.
     pub backoff: BackoffPolicy,
     /// One attempt may take this long; S3 answers a PUT in well under a second.
     pub attempt_timeout: Duration,
 }
 
-pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+/// Retries from 200 ms, doubling to 5 s, jittered; 5 s for each attempt.
+pub const DEFAULT_RETRY: DeliveryPolicy = DeliveryPolicy {
     backoff: BackoffPolicy {
         first: Duration::from_millis(200),
         max: Duration::from_secs(5),
-        jitter: true,
+        jitter: Jitter::Half,
     },
     attempt_timeout: Duration::from_secs(5),
 };
 
+/// Why the answer did not reach CloudFormation.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum SendError {
+pub enum DeliveryError {
+    /// The ResponseURL cannot be parsed.
     #[error("ResponseURL is not a URL: {0}")]
     InvalidUrl(String),
+    /// The ResponseURL is plain http to a host that is not loopback.
     #[error(
         "ResponseURL must be https (plain http only to a loopback host), got {scheme}://{host}"
     )]
-    NotHttps { scheme: String, host: String },
+    NotHttps {
+        /// The URL's scheme.
+        scheme: String,
+        /// The URL's host.
+        host: String,
+    },
+    /// S3 said no for good (an expired or tampered signature).
     #[error("{url} refused the answer with HTTP {status}: {body}")]
     Refused {
+        /// The URL without its signature.
         url: String,
+        /// S3's status.
         status: u16,
+        /// The start of S3's answer.
         body: String,
     },
+    /// Every attempt failed passingly until the deadline.
     #[error("the answer could not be delivered to {url} in {attempts} attempts before the deadline; last error: {last}")]
     Undelivered {
+        /// The URL without its signature.
         url: String,
+        /// PUTs made.
         attempts: u32,
+        /// Why the last one failed.
         last: String,
     },
 }
@@ -63,34 +82,50 @@ type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Sends answers; cheap to share, the HTTPS client is built on the first https URL.
 #[derive(Debug)]
-pub struct Responder {
-    policy: RetryPolicy,
+pub struct Delivery {
+    policy: DeliveryPolicy,
+    allow_plain_http: bool,
     plain: PlainClient,
     tls: OnceCell<TlsClient>,
 }
 
-impl Responder {
-    pub fn new(policy: RetryPolicy) -> Self {
-        Responder {
+impl Delivery {
+    /// A delivery retrying by `policy`. `allow_plain_http` accepts a plain-http ResponseURL to
+    /// any host, which only `sam local invoke` needs (its function runs in a container and
+    /// reaches the host through Docker's address, which is no loopback).
+    pub fn new(policy: DeliveryPolicy, allow_plain_http: bool) -> Self {
+        Delivery {
             policy,
+            allow_plain_http,
             plain: Client::builder(TokioExecutor::new()).build_http(),
             tls: OnceCell::new(),
         }
     }
 
-    /// PUTs `body` to `url`, retrying until `deadline`. Returns the status S3 answered.
+    /// Checks that answers can be sent to `url` (https, or plain http to a loopback host or,
+    /// under `sam local invoke`, to any host).
+    pub fn check_url(&self, url: &str) -> Result<(), DeliveryError> {
+        Target::parse(url, self.allow_plain_http).map(|_| ())
+    }
+
+    /// PUTs `body` to `url`, retrying until `deadline`, counting the PUTs made in `attempts`.
+    /// Returns the status S3 answered.
     pub async fn send(
         &self,
         url: &str,
         body: Vec<u8>,
         deadline: Instant,
-    ) -> Result<u16, SendError> {
-        let target = Target::parse(url)?;
+        attempts: &mut u32,
+    ) -> Result<u16, DeliveryError> {
+        let target = Target::parse(url, self.allow_plain_http)?;
+        if !target.tls && !is_loopback(target.uri.host().unwrap_or_default()) {
+            warn!(url = %target.redacted, "sending the answer over plain http (AWS_SAM_LOCAL is set)");
+        }
         let body = Bytes::from(body);
         let mut backoff = self.policy.backoff.start();
-        let mut attempts = 0;
         loop {
-            attempts += 1;
+            *attempts += 1;
+            let attempts = *attempts;
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = match tokio::time::timeout(
                 self.policy.attempt_timeout.min(left),
@@ -110,7 +145,7 @@ impl Responder {
                     return Ok(status);
                 }
                 Err(Attempt::Refused { status, body }) => {
-                    return Err(SendError::Refused {
+                    return Err(DeliveryError::Refused {
                         url: target.redacted,
                         status,
                         body,
@@ -120,7 +155,7 @@ impl Responder {
             };
             let delay = backoff.next_delay();
             if Instant::now() + delay >= deadline {
-                return Err(SendError::Undelivered {
+                return Err(DeliveryError::Undelivered {
                     url: target.redacted,
                     attempts,
                     last,
@@ -152,17 +187,7 @@ impl Responder {
         if status.is_success() {
             return Ok(status.as_u16());
         }
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| {
-                String::from_utf8_lossy(&b.to_bytes())
-                    .chars()
-                    .take(300)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let body = error_body(response.into_body()).await;
         if is_retryable(status) {
             Err(Attempt::Retry(format!("HTTP {}: {body}", status.as_u16())))
         } else {
@@ -200,6 +225,30 @@ fn is_retryable(status: StatusCode) -> bool {
         || status == StatusCode::TOO_MANY_REQUESTS
 }
 
+/// How much of a refusal's body is read: S3's XML error fits, and a hostile host streaming
+/// hundreds of megabytes cannot fill a 128 MB function.
+pub const MAX_ERROR_BODY: usize = 4096;
+
+/// The start of an error answer's body, as text, reading at most [`MAX_ERROR_BODY`] bytes.
+async fn error_body<B>(mut body: B) -> String
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut read = Vec::new();
+    while read.len() < MAX_ERROR_BODY {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = MAX_ERROR_BODY - read.len();
+                    read.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&read).chars().take(300).collect()
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -220,20 +269,20 @@ struct Target {
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Target, SendError> {
+    fn parse(url: &str, allow_plain_http: bool) -> Result<Target, DeliveryError> {
         let uri: Uri = url
             .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| SendError::InvalidUrl(e.to_string()))?;
+            .map_err(|e: hyper::http::uri::InvalidUri| DeliveryError::InvalidUrl(e.to_string()))?;
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-            return Err(SendError::InvalidUrl(
+            return Err(DeliveryError::InvalidUrl(
                 "it needs a scheme and a host".to_string(),
             ));
         };
         let tls = match scheme {
             "https" => true,
-            "http" if is_loopback(host) => false,
+            "http" if allow_plain_http || is_loopback(host) => false,
             _ => {
-                return Err(SendError::NotHttps {
+                return Err(DeliveryError::NotHttps {
                     scheme: scheme.to_string(),
                     host: host.to_string(),
                 })
@@ -242,11 +291,6 @@ impl Target {
         let redacted = redact(&uri);
         Ok(Target { uri, tls, redacted })
     }
-}
-
-/// Checks that answers can be sent to `url` (https, or http to a loopback host).
-pub fn check_url(url: &str) -> Result<(), SendError> {
-    Target::parse(url).map(|_| ())
 }
 
 /// The URL without its query string (the signature).
@@ -282,7 +326,7 @@ mod tests {
     #[test]
     fn https_anywhere_and_http_only_on_loopback() {
         assert!(
-            Target::parse("https://bucket.s3.amazonaws.com/a?X-Amz-Signature=s")
+            Target::parse("https://bucket.s3.amazonaws.com/a?X-Amz-Signature=s", false)
                 .unwrap()
                 .tls
         );
@@ -292,17 +336,17 @@ mod tests {
             "http://localhost:80/x",
             "http://[::1]:8080/x",
         ] {
-            assert!(!Target::parse(url).unwrap().tls, "{url}");
+            assert!(!Target::parse(url, false).unwrap().tls, "{url}");
         }
         for url in [
             "http://example.com/x",
             "http://10.0.0.1/x",
             "http://127.0.0.1.example.com/x",
         ] {
-            let e = Target::parse(url).err().unwrap();
-            assert!(matches!(e, SendError::NotHttps { .. }), "{url}: {e}");
+            let e = Target::parse(url, false).err().unwrap();
+            assert!(matches!(e, DeliveryError::NotHttps { .. }), "{url}: {e}");
         }
-        let e = Target::parse("ftp://127.0.0.1/x").err().unwrap();
+        let e = Target::parse("ftp://127.0.0.1/x", true).err().unwrap();
         assert!(
             e.to_string().starts_with("ResponseURL must be https"),
             "{e}"
@@ -310,10 +354,46 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_to_any_host_only_when_allowed() {
+        let url = "http://host.docker.internal:9001/x";
+        assert!(matches!(
+            Target::parse(url, false),
+            Err(DeliveryError::NotHttps { .. })
+        ));
+        assert!(!Target::parse(url, true).unwrap().tls);
+    }
+
+    #[tokio::test]
+    async fn only_the_start_of_an_error_body_is_read() {
+        let text = error_body(endless_body(Bytes::from(vec![b'x'; 1024]))).await;
+        assert_eq!(text.len(), 300);
+    }
+
+    /// A body of the same chunk forever, which fails the test if read past a few KiB.
+    fn endless_body(
+        chunk: Bytes,
+    ) -> impl hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
+        struct Endless(Bytes, usize);
+        impl hyper::body::Body for Endless {
+            type Data = Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+                self.1 += 1;
+                assert!(self.1 <= 5, "read past the limit: frame {}", self.1);
+                std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))
+            }
+        }
+        Endless(chunk, 0)
+    }
+
+    #[test]
     fn not_a_url_is_refused() {
         for url in ["not a url", "", "/just/a/path"] {
             assert!(
-                matches!(Target::parse(url), Err(SendError::InvalidUrl(_))),
+                matches!(Target::parse(url, false), Err(DeliveryError::InvalidUrl(_))),
                 "{url}"
             );
         }

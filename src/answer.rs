@@ -11,17 +11,21 @@ use std::collections::BTreeMap;
 pub const MAX_BODY: usize = 4096;
 const ELLIPSIS: &str = "…";
 
+/// Whether CloudFormation should treat the request as done or as failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub enum AnswerStatus {
+    /// The request was carried out; the stack operation may proceed.
     Success,
+    /// The request could not be carried out; CloudFormation rolls back and shows the Reason.
     Failed,
 }
 
-impl Status {
+impl AnswerStatus {
+    /// The `Status` value CloudFormation expects in the response body.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Status::Success => "SUCCESS",
-            Status::Failed => "FAILED",
+            AnswerStatus::Success => "SUCCESS",
+            AnswerStatus::Failed => "FAILED",
         }
     }
 }
@@ -29,30 +33,35 @@ impl Status {
 /// What the handler decided to tell CloudFormation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
-    pub status: Status,
+    /// Whether the request succeeded or failed.
+    pub status: AnswerStatus,
+    /// The human-readable explanation CloudFormation shows in the stack events.
     pub reason: String,
+    /// The id CloudFormation records for the resource; a new one on Update means replacement.
     pub physical_resource_id: String,
     /// Read with `Fn::GetAtt`.
     pub data: BTreeMap<String, String>,
 }
 
 impl Answer {
+    /// A SUCCESS answer carrying the resource's id and the attributes for `Fn::GetAtt`.
     pub fn success(
         physical_resource_id: impl Into<String>,
         reason: impl Into<String>,
         data: BTreeMap<String, String>,
     ) -> Self {
         Answer {
-            status: Status::Success,
+            status: AnswerStatus::Success,
             reason: reason.into(),
             physical_resource_id: physical_resource_id.into(),
             data,
         }
     }
 
+    /// A FAILED answer with no `Data`, whose reason tells the user what went wrong.
     pub fn failed(physical_resource_id: impl Into<String>, reason: impl Into<String>) -> Self {
         Answer {
-            status: Status::Failed,
+            status: AnswerStatus::Failed,
             reason: reason.into(),
             physical_resource_id: physical_resource_id.into(),
             data: BTreeMap::new(),
@@ -116,8 +125,8 @@ fn shorten_reason_to_fit(identity: &Identity, answer: &mut Answer) -> Option<Vec
 fn serialize(identity: &Identity, answer: &Answer) -> Vec<u8> {
     let mut response = CloudFormationCustomResourceResponse::default();
     response.status = match answer.status {
-        Status::Success => CloudFormationCustomResourceResponseStatus::Success,
-        Status::Failed => CloudFormationCustomResourceResponseStatus::Failed,
+        AnswerStatus::Success => CloudFormationCustomResourceResponseStatus::Success,
+        AnswerStatus::Failed => CloudFormationCustomResourceResponseStatus::Failed,
     };
     response.reason = Some(answer.reason.clone());
     response.physical_resource_id = answer.physical_resource_id.clone();

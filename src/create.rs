@@ -1,0 +1,430 @@
+//! Making a configuration: find what an earlier delivery of the same request made, or create
+//! one; wait until it is ACTIVE; settle with concurrent deliveries on a single configuration;
+//! and after a failure, delete what was made so that nothing is left behind.
+
+use crate::answer::Answer;
+use crate::ivs::{Configuration, IvsApi, IvsError, State};
+use crate::lifecycle;
+use crate::ownership::{Marker, MARKER_TAG};
+use crate::properties::RecordingSpec;
+use crate::retry::Calls;
+use crate::stabilize::{self, PollPolicy, StabilizeError};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// One create, and everything its steps share.
+pub struct CreateFlow<'c, 'a, A> {
+    /// The invocation's IVS calls.
+    pub calls: &'c Calls<'a, A>,
+    /// What to create.
+    pub spec: &'c RecordingSpec,
+    /// The CloudFormation RequestId: the marker every delivery of the request shares.
+    pub request_id: &'c str,
+    /// The PhysicalResourceId of a FAILED answer.
+    pub failure_id: String,
+    /// CloudFormation already holds a resource under `failure_id` (an Update replacing one),
+    /// so nothing new may be left behind for a rollback to find.
+    pub replacing: bool,
+    /// How the new configuration is polled.
+    pub poll: PollPolicy,
+}
+
+/// The outcome of a create, with what the invocation's metrics report.
+#[derive(Debug)]
+pub struct Created {
+    /// The answer for CloudFormation.
+    pub answer: Answer,
+    /// From the create call to ACTIVE, when it became ACTIVE.
+    pub time_to_active: Option<Duration>,
+}
+
+/// Why the first step ended without a configuration to wait for.
+enum FirstStep {
+    /// IVS refused, or the check before creating failed: nothing was made.
+    NothingMade(IvsError),
+    /// The create call failed in a way that leaves open whether IVS made the configuration.
+    Unknown(IvsError),
+}
+
+impl<A: IvsApi> CreateFlow<'_, '_, A> {
+    /// Creates (or adopts what this request already created) and answers.
+    pub async fn run(self) -> Created {
+        let started = Instant::now();
+        let (current, created_at) = match self.find_or_create().await {
+            Ok(found) => found,
+            Err(FirstStep::NothingMade(e)) => return self.no_time(self.failed(e.to_string())),
+            Err(FirstStep::Unknown(e)) => return self.no_time(self.sweep(e.to_string()).await),
+        };
+        let arn = current.arn.clone();
+        let active = match stabilize::wait_until_active(self.calls, current, created_at, self.poll)
+            .await
+        {
+            Ok(active) => active,
+            Err(e) => {
+                let reason = match &e {
+                    StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
+                    other => other.to_string(),
+                };
+                return self.no_time(self.clean_up(&arn, reason).await);
+            }
+        };
+        let time_to_active = started.elapsed();
+        let mut kept = self.settle(active, created_at).await;
+        if kept.state != State::Active {
+            // The older configuration of a concurrent delivery, still settling.
+            let arn = kept.arn.clone();
+            kept = match stabilize::wait_until_active(self.calls, kept, Instant::now(), self.poll)
+                .await
+            {
+                Ok(active) => active,
+                Err(e) => return self.no_time(self.failed(format!("{e} (created by a concurrent delivery of this request; {arn} is left to it)"))),
+            };
+        }
+        info!(arn = %kept.arn, "active");
+        Created {
+            answer: Answer::success(
+                kept.arn.clone(),
+                format!("Recording configuration {} is ACTIVE", kept.arn),
+                data(&kept),
+            ),
+            time_to_active: Some(time_to_active),
+        }
+    }
+
+    fn no_time(&self, answer: Answer) -> Created {
+        Created {
+            answer,
+            time_to_active: None,
+        }
+    }
+
+    fn failed(&self, reason: String) -> Answer {
+        Answer::failed(self.failure_id.clone(), reason)
+    }
+
+    /// The configuration this request created, creating it only if no earlier delivery of the
+    /// same request did, with when it was created.
+    async fn find_or_create(&self) -> Result<(Configuration, Instant), FirstStep> {
+        let earlier = self
+            .calls
+            .find_by_request(self.request_id)
+            .await
+            .map_err(FirstStep::NothingMade)?;
+        if let Some(earlier) = earlier.into_iter().next() {
+            let c = earlier.configuration;
+            info!(arn = %c.arn, state = c.state.as_str(), "found the configuration an earlier delivery of this request created");
+            return Ok((c, Instant::now()));
+        }
+        let marker = Marker::now(self.request_id);
+        let created_at = Instant::now();
+        let created = self.calls.create(self.spec, &marker).await.map_err(|e| {
+            if e.is_refusal() {
+                FirstStep::NothingMade(e)
+            } else {
+                FirstStep::Unknown(e)
+            }
+        })?;
+        info!(arn = %created.arn, state = created.state.as_str(), "created");
+        Ok((created, created_at))
+    }
+
+    /// Deliveries of one request that raced each other keep the oldest configuration carrying
+    /// its marker: returns the one to keep, having deleted `mine` if another one is older.
+    ///
+    /// IVS's List may not show a new configuration at once. `mine` must be in it before the
+    /// comparison means anything, so List is asked again (within the read-lag grace) until it
+    /// is; by then any configuration created before it shows too.
+    async fn settle(&self, mine: Configuration, created_at: Instant) -> Configuration {
+        let mut schedule = self.poll.schedule.start();
+        let all = loop {
+            let all = match self.calls.find_by_request(self.request_id).await {
+                Ok(all) => all,
+                Err(e) => {
+                    warn!(error = %e, "could not check for a concurrent delivery; keeping ours");
+                    return mine;
+                }
+            };
+            if all.iter().any(|m| m.configuration.arn == mine.arn) {
+                break all;
+            }
+            let delay = schedule.next_delay();
+            if created_at.elapsed() + delay >= self.poll.read_lag_grace
+                || self.calls.deadline().work_left() <= delay
+            {
+                warn!(arn = %mine.arn, "List does not show our configuration yet; keeping ours");
+                return mine;
+            }
+            tokio::time::sleep(delay).await;
+        };
+        let oldest = all
+            .into_iter()
+            .map(|m| m.configuration)
+            .find(|c| c.state != State::CreateFailed);
+        match oldest {
+            Some(oldest) if oldest.arn != mine.arn => {
+                info!(arn = %mine.arn, kept = %oldest.arn, "a concurrent delivery created one first; deleting ours");
+                if let Err(e) = self.calls.delete(&mine.arn).await {
+                    warn!(arn = %mine.arn, error = %e, "could not delete the duplicate");
+                }
+                oldest
+            }
+            _ => mine,
+        }
+    }
+
+    /// After a create call whose outcome is unknown (a timeout, a server error): IVS may have
+    /// made the configuration all the same, so look for it by the request marker and delete it.
+    async fn sweep(&self, reason: String) -> Answer {
+        let cleanup = self.calls.with_deadline(self.calls.deadline().for_cleanup());
+        match cleanup.find_by_request(self.request_id).await {
+            Ok(found) => match found.first() {
+                None => self.failed(format!("{reason}. No configuration was made")),
+                Some(made) => self.clean_up(&made.configuration.arn, reason).await,
+            },
+            Err(e) => self.failed(format!(
+                "{reason}. Whether IVS made the configuration anyway could not be checked ({e}): look for one tagged {MARKER_TAG}={}@…",
+                self.request_id
+            )),
+        }
+    }
+
+    /// After a create went wrong: delete what was made, then say what is left.
+    async fn clean_up(&self, arn: &str, reason: String) -> Answer {
+        let cleanup = self.calls.with_deadline(self.calls.deadline().for_cleanup());
+        match cleanup.delete(arn).await {
+            Ok(()) => {
+                info!(arn, "deleted the configuration that did not become ACTIVE");
+                self.failed(format!("{reason}. It was deleted; nothing is left behind"))
+            }
+            Err(e) if e.is_not_found() => {
+                self.failed(format!("{reason}. It no longer exists; nothing is left behind"))
+            }
+            Err(e) if self.replacing => self.failed(format!(
+                "{reason}. Deleting it failed ({e}): delete recording configuration {arn} by hand"
+            )),
+            // CloudFormation's rollback sends Delete for this id, which deletes it then.
+            Err(e) => Answer::failed(
+                arn,
+                format!("{reason}. Deleting it failed ({e}); the stack's rollback will delete it"),
+            ),
+        }
+    }
+}
+
+/// What `Fn::GetAtt` reads.
+pub fn data(configuration: &Configuration) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Arn".to_string(), configuration.arn.clone()),
+        (
+            "State".to_string(),
+            configuration.state.as_str().to_string(),
+        ),
+        ("Name".to_string(), configuration.name.clone()),
+    ])
+}
+
+fn create_failed_reason(configuration: &Configuration, spec: &RecordingSpec) -> String {
+    let region = lifecycle::arn_region(&configuration.arn).unwrap_or("its region");
+    format!(
+        "Recording configuration {} went to CREATE_FAILED. The likely cause (a known IVS issue): S3 bucket {} is not in {region}, the configuration's region; use a bucket in {region}",
+        configuration.arn, spec.bucket_name
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::AnswerStatus;
+    use crate::ivs::Operation;
+    use crate::testing::{deadline, fast_calls, fast_poll, service_error, FakeIvs, Step};
+
+    async fn run(ivs: &FakeIvs, replacing: bool) -> Created {
+        let calls = Calls::new(ivs, fast_calls(), deadline(2_000));
+        let spec = RecordingSpec {
+            bucket_name: "demo-bucket".into(),
+            ..Default::default()
+        };
+        CreateFlow {
+            calls: &calls,
+            spec: &spec,
+            request_id: "req-1",
+            failure_id: "stack-Recording-failed-create-req-1".into(),
+            replacing,
+            poll: fast_poll(),
+        }
+        .run()
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_happy_path_lists_twice_creates_once_and_answers_the_arn() {
+        let ivs = FakeIvs::new().stabilizing(2, State::Active);
+        let done = run(&ivs, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Success, "{:?}", done.answer);
+        assert_eq!(ivs.arns(), vec![done.answer.physical_resource_id.clone()]);
+        assert_eq!(done.answer.data["State"], "ACTIVE");
+        assert_eq!(ivs.count(Operation::List), 2);
+        assert_eq!(ivs.count(Operation::Create), 1);
+        assert_eq!(ivs.count(Operation::Get), 3);
+        assert!(done.time_to_active.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_adopts_what_the_first_delivery_made() {
+        let ivs = FakeIvs::new();
+        let earlier = ivs.insert(Marker::now("req-1"), State::Active);
+        let done = run(&ivs, false).await;
+        assert_eq!(done.answer.physical_resource_id, earlier);
+        assert_eq!(ivs.count(Operation::Create), 0);
+        assert_eq!(ivs.arns(), vec![earlier]);
+    }
+
+    #[tokio::test]
+    async fn reads_that_lag_the_create_are_waited_for_and_nothing_is_deleted() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active).lagging(4);
+        let done = run(&ivs, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Success, "{:?}", done.answer);
+        assert_eq!(ivs.arns().len(), 1);
+        assert_eq!(ivs.count(Operation::Delete), 0);
+    }
+
+    #[tokio::test]
+    async fn a_404_that_outlasts_the_grace_means_gone() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active).lagging(10_000);
+        let started = std::time::Instant::now();
+        let done = run(&ivs, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Failed);
+        assert!(done.answer.reason.contains("disappeared"), "{}", done.answer.reason);
+        assert!(started.elapsed() >= fast_poll().read_lag_grace);
+    }
+
+    #[tokio::test]
+    async fn concurrent_deliveries_keep_the_oldest_and_delete_the_rest() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active);
+        let calls = Calls::new(&ivs, fast_calls(), deadline(2_000));
+        let spec = RecordingSpec::default();
+        let flow = CreateFlow {
+            calls: &calls,
+            spec: &spec,
+            request_id: "req-1",
+            failure_id: "f".into(),
+            replacing: false,
+            poll: fast_poll(),
+        };
+        let mine = ivs.insert(Marker::now("req-1"), State::Active);
+        let older = ivs.insert(
+            Marker {
+                request_id: "req-1".into(),
+                created_ms: 1,
+            },
+            State::Active,
+        );
+        let mine_config = Configuration {
+            arn: mine.clone(),
+            name: String::new(),
+            state: State::Active,
+        };
+        let kept = flow.settle(mine_config, Instant::now()).await;
+        assert_eq!(kept.arn, older);
+        assert_eq!(ivs.arns(), vec![older]);
+    }
+
+    #[tokio::test]
+    async fn settling_waits_until_list_shows_our_own_configuration() {
+        let ivs = FakeIvs::new().lagging(3);
+        let calls = Calls::new(&ivs, fast_calls(), deadline(2_000));
+        let spec = RecordingSpec::default();
+        let flow = CreateFlow {
+            calls: &calls,
+            spec: &spec,
+            request_id: "req-1",
+            failure_id: "f".into(),
+            replacing: false,
+            poll: fast_poll(),
+        };
+        let mine = ivs
+            .create(&spec, &Marker::now("req-1"))
+            .await
+            .unwrap();
+        let kept = flow.settle(mine.clone(), Instant::now()).await;
+        assert_eq!(kept.arn, mine.arn);
+        // Three Lists that did not show it yet, one that did.
+        assert_eq!(ivs.count(Operation::List), 4);
+    }
+
+    #[tokio::test]
+    async fn a_create_with_an_unknown_outcome_is_swept_by_its_marker() {
+        let ivs = FakeIvs::new();
+        ivs.script(
+            Operation::Create,
+            Step::SucceedThenFail(IvsError::Other {
+                operation: Operation::Create,
+                detail: "connection reset".into(),
+                status: None,
+            }),
+        );
+        let done = run(&ivs, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Failed);
+        assert!(
+            done.answer.reason.ends_with("It was deleted; nothing is left behind"),
+            "{}",
+            done.answer.reason
+        );
+        assert!(ivs.arns().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_is_not_swept() {
+        let ivs = FakeIvs::new();
+        ivs.script(
+            Operation::Create,
+            Step::Fail(service_error(Operation::Create, "ValidationException")),
+        );
+        let done = run(&ivs, false).await;
+        assert!(done.answer.reason.contains("ValidationException"));
+        assert_eq!(ivs.count(Operation::List), 1);
+        assert_eq!(
+            done.answer.physical_resource_id,
+            "stack-Recording-failed-create-req-1"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_failed_is_deleted_and_the_reason_names_the_bucket() {
+        let ivs = FakeIvs::new().stabilizing(1, State::CreateFailed);
+        let done = run(&ivs, false).await;
+        assert!(
+            done.answer.reason.contains("CREATE_FAILED")
+                && done.answer.reason.contains("demo-bucket")
+                && done.answer.reason.contains("us-east-1"),
+            "{}",
+            done.answer.reason
+        );
+        assert!(ivs.arns().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_clean_up_answers_with_the_arn_unless_replacing() {
+        for replacing in [false, true] {
+            let ivs = FakeIvs::new().stabilizing(1, State::CreateFailed);
+            ivs.script(
+                Operation::Delete,
+                Step::Fail(service_error(Operation::Delete, "ValidationException")),
+            );
+            let done = run(&ivs, replacing).await;
+            let left = ivs.arns();
+            assert_eq!(left.len(), 1);
+            if replacing {
+                assert!(done.answer.reason.contains("by hand"), "{}", done.answer.reason);
+                assert_eq!(
+                    done.answer.physical_resource_id,
+                    "stack-Recording-failed-create-req-1"
+                );
+            } else {
+                assert!(done.answer.reason.contains("rollback will delete it"));
+                assert_eq!(done.answer.physical_resource_id, left[0]);
+            }
+        }
+    }
+}

@@ -159,3 +159,71 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     assert_eq!(puts[1].json()["Status"], "SUCCESS");
     assert_eq!(ivs.configurations().len(), 1);
 }
+
+/// One CloudWatch EMF record per invocation on stdout, in Lambda's JSON and text log formats:
+/// the `_aws` directive, a value for every declared metric, only the two bounded dimensions,
+/// and the outcome of each answer; a foreign ARN never reaches IVS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
+    for format in ["JSON", "Text"] {
+        let api = RuntimeApi::start().await.unwrap();
+        let ivs = IvsEmulator::start(EmulatorOptions::default()).await.unwrap();
+        let sink = ResponseSink::start().await.unwrap();
+        let function = FunctionProcess::start(
+            &api,
+            &ivs,
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", format),
+                ("CFN_IVS_METRICS_NAMESPACE", "Test/Emf"),
+            ],
+        );
+        api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+        let foreign = "arn:aws:ivs:us-east-1:999999999999:recording-configuration/AbCd";
+        let mut update = event(&sink, "Update", "req-2", Some(foreign));
+        update["OldResourceProperties"] = crate::util::properties();
+        api.enqueue(invocation("inv-2", update));
+        let puts = sink.wait_for(2, Duration::from_secs(20)).await;
+        assert_eq!(puts.len(), 2);
+        let update = puts[1].json();
+        assert_eq!(update["Status"], "FAILED");
+        assert!(
+            update["Reason"].as_str().unwrap().contains("its account is 999999999999"),
+            "{update}"
+        );
+        api.wait_for_results(2, Duration::from_secs(5)).await;
+        let logs = function.logs();
+        let records: Vec<Value> = logs
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect();
+        assert_eq!(records.len(), 2, "{format}: {logs}");
+        for record in &records {
+            let directive = &record["_aws"]["CloudWatchMetrics"][0];
+            assert!(record["_aws"]["Timestamp"].is_u64(), "{record}");
+            assert_eq!(directive["Namespace"], "Test/Emf");
+            assert_eq!(
+                directive["Dimensions"],
+                json!([["RequestType", "Outcome"], ["Outcome"]])
+            );
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(record[name].is_number(), "{name}: {record}");
+            }
+            let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
+            assert!(
+                !record.to_string().contains("arn:aws:ivs"),
+                "no ARN in a metrics record: {record}"
+            );
+            assert!(keys.len() <= 9, "{keys:?}");
+        }
+        assert_eq!(records[0]["RequestType"], "Create");
+        assert_eq!(records[0]["Outcome"], "SUCCESS");
+        assert!(records[0]["TimeToActive"].is_number(), "{}", records[0]);
+        assert!(records[0]["IvsCalls"].as_u64().unwrap() >= 3);
+        assert_eq!(records[0]["DeliveryAttempts"], 1);
+        assert_eq!(records[1]["RequestType"], "Update");
+        assert_eq!(records[1]["Outcome"], "FAILED");
+        assert_eq!(records[1]["IvsCalls"], 0, "a foreign ARN reached IVS");
+    }
+}

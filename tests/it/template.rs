@@ -1,29 +1,26 @@
-//! Checks of `template.yaml` (least-privilege IAM, the function's settings, the example of use)
-//! and of the sample events in `events/`.
+//! Checks of the provider template `template.yaml`, the consumer `examples/consumer.yaml`, the
+//! README's deployment commands, and the sample events in `events/`.
 //!
-//! Every check is a function from the parsed template to a list of problems. Each test runs its
-//! checks on the real template (no problems allowed) and on copies broken on purpose (each break
-//! must be reported), so that a check that stopped checking fails too.
+//! The templates are evaluated, not pattern-matched: `resolve` applies CloudFormation's
+//! intrinsic functions (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If, conditions) for
+//! given parameter values, so a check sees the policy CloudFormation would create for them. The
+//! IAM checks run for every parameter set in `SCENARIOS`, on the real template (no problem
+//! allowed) and on copies broken on purpose (each break must be reported), so that a check that
+//! stopped checking fails too.
 
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 const CUSTOM_TYPE: &str = "Custom::IvsRecordingConfiguration";
-const BINARY: &str = "cfn-ivs-recording";
-/// The handler keeps this much of the Lambda deadline for answering (`HandlerConfig`).
-const SAFETY_MARGIN_SECS: i64 = 5;
+/// What consumer stacks import as ServiceToken.
+const EXPORT_NAME: &str = "cfn-ivs-recording-function-arn";
+/// The tag key every configuration the function creates carries (`REQUEST_MARKER_TAG`).
+const MARKER: &str = "cfn-ivs-recording:request-id";
 
-/// The only IVS resources the function may touch: recording configurations of the stack's own
-/// account and region. A narrower ARN (one configuration) would also pass.
-const IVS_RECORDING_PREFIX: &str =
-    "arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:recording-configuration/";
-/// IVS's service-linked role for recording to S3, the only IAM resource allowed.
-const IVS_RECORDING_SLR: &str = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/ivs.amazonaws.com/AWSServiceRoleForIVSRecordToS3*";
-
-/// Every action the function needs, and nothing else: what the handler calls on IVS, and what
-/// IVS needs from the caller on CreateRecordingConfiguration (the native resource's handler
-/// permissions), plus writing its own logs.
+/// Every action the function needs, and nothing else: what the handler calls on IVS, what IVS
+/// needs from the caller on CreateRecordingConfiguration (the native resource's handler
+/// permissions), and writing its own logs.
 const REQUIRED_ACTIONS: &[&str] = &[
     "ivs:CreateRecordingConfiguration",
     "ivs:GetRecordingConfiguration",
@@ -32,6 +29,7 @@ const REQUIRED_ACTIONS: &[&str] = &[
     "ivs:TagResource",
     "ivs:UntagResource",
     "ivs:ListTagsForResource",
+    "ivs:ListChannels",
     "iam:CreateServiceLinkedRole",
     "iam:PutRolePolicy",
     "iam:AttachRolePolicy",
@@ -41,116 +39,394 @@ const REQUIRED_ACTIONS: &[&str] = &[
     "logs:PutLogEvents",
 ];
 
-/// Actions that AWS does not let a policy scope to a resource, the only ones allowed in a
-/// statement whose Resource is "*". None of the function's actions is such an action:
-/// ivs:ListRecordingConfigurations, the List action one would expect here, is listed in the
-/// Service Authorization Reference ("Actions, resources, and condition keys for Amazon
-/// Interactive Video Service") with the required resource type Recording-Configuration, so it is
-/// scoped to recording-configuration/* like the other IVS actions. Add an action here only with
-/// the reference's word that it has no resource type.
-const UNSCOPABLE_ACTIONS: &[&str] = &[];
+/// Reads stay unconditioned: polling, reading tags, finding the function's own configurations
+/// by marker with List, naming the channels that block a Delete.
+const READ_ACTIONS: &[&str] = &[
+    "ivs:GetRecordingConfiguration",
+    "ivs:ListTagsForResource",
+    "ivs:ListRecordingConfigurations",
+    "ivs:ListChannels",
+];
+
+/// A way to deploy the provider, and the bucket ARNs its S3 statements must then name, exactly.
+/// Different accounts and regions catch a hard-coded one.
+struct Scenario {
+    name: &'static str,
+    region: &'static str,
+    account: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    buckets: &'static [&'static str],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "defaults (sam deploy --guided)",
+        region: "eu-west-1",
+        account: "111122223333",
+        params: &[],
+        buckets: &["{DestinationBucket.Arn}"],
+    },
+    Scenario {
+        name: "bucket names",
+        region: "us-east-1",
+        account: "123456789012",
+        params: &[
+            ("DeployExample", "false"),
+            ("AllowedBucketNames", "rec-a,rec.b"),
+        ],
+        buckets: &["arn:aws:s3:::rec-a", "arn:aws:s3:::rec.b"],
+    },
+    Scenario {
+        name: "example, a name and a prefix",
+        region: "us-west-2",
+        account: "123456789012",
+        params: &[
+            ("AllowedBucketNames", "rec-a"),
+            ("AllowedBucketPrefix", "team-"),
+        ],
+        buckets: &[
+            "{DestinationBucket.Arn}",
+            "arn:aws:s3:::rec-a",
+            "arn:aws:s3:::team-*",
+        ],
+    },
+    Scenario {
+        name: "every bucket, asked for explicitly",
+        region: "us-east-1",
+        account: "123456789012",
+        params: &[("DeployExample", "false"), ("AllowedBucketNames", "*")],
+        buckets: &["arn:aws:s3:::*"],
+    },
+    Scenario {
+        name: "no bucket",
+        region: "us-east-1",
+        account: "123456789012",
+        params: &[("DeployExample", "false")],
+        buckets: &[],
+    },
+];
 
 // ------------------------------------------------------------------------------------------------
-// Loading
+// Loading and evaluating
 // ------------------------------------------------------------------------------------------------
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+fn read(relative: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// The template as JSON, with CloudFormation's short-form tags in their long form
-/// (`!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` →
-/// `{"Fn::Sub": "s"}`, any other `!Name v` → `{"Fn::Name": v}`).
-fn load_template() -> Value {
-    let path = root().join("template.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    parse_template(&text)
-}
-
-fn parse_template(text: &str) -> Value {
-    let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("template.yaml is not YAML: {e}"));
-    yaml_to_json(yaml)
-}
-
-fn yaml_to_json(yaml: serde_yaml_ng::Value) -> Value {
-    use serde_yaml_ng::Value as Y;
-    match yaml {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                json!(i)
-            } else if let Some(u) = n.as_u64() {
-                json!(u)
-            } else {
-                json!(n.as_f64())
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Y::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = match k {
-                    Y::String(s) => s,
-                    other => serde_yaml_ng::to_string(&other)
-                        .expect("a YAML key serializes")
-                        .trim()
-                        .to_string(),
-                };
-                out.insert(key, yaml_to_json(v));
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let value = yaml_to_json(tagged.value);
-            match name {
-                "Ref" | "Condition" => json!({ name: value }),
-                "GetAtt" => match value {
-                    Value::String(s) => {
-                        let (resource, attribute) = s
-                            .split_once('.')
-                            .unwrap_or_else(|| panic!("!GetAtt {s} has no attribute"));
-                        json!({"Fn::GetAtt": [resource, attribute]})
+/// A template as JSON, CloudFormation's short-form tags in their long form (`!Ref X` →
+/// `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Name v` → `{"Fn::Name": v}`).
+fn load(relative: &str) -> Value {
+    fn convert(yaml: serde_yaml_ng::Value) -> Value {
+        use serde_yaml_ng::Value as Y;
+        match yaml {
+            Y::Null => Value::Null,
+            Y::Bool(b) => json!(b),
+            Y::Number(n) => n.as_i64().map_or_else(|| json!(n.as_f64()), |i| json!(i)),
+            Y::String(s) => json!(s),
+            Y::Sequence(items) => Value::Array(items.into_iter().map(convert).collect()),
+            Y::Mapping(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k.as_str().expect("string keys").to_string(), convert(v)))
+                    .collect(),
+            ),
+            Y::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                match (tag.trim_start_matches('!'), convert(tagged.value)) {
+                    ("Ref", value) => json!({ "Ref": value }),
+                    ("GetAtt", Value::String(s)) => {
+                        let (id, attribute) = s.split_once('.').expect("!GetAtt Id.Attribute");
+                        json!({"Fn::GetAtt": [id, attribute]})
                     }
-                    other => json!({ "Fn::GetAtt": other }),
-                },
-                other => json!({ format!("Fn::{other}"): value }),
+                    (name, value) => json!({ format!("Fn::{name}"): value }),
+                }
             }
         }
     }
+    let yaml = serde_yaml_ng::from_str(&read(relative))
+        .unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"));
+    convert(yaml)
 }
 
-fn resources(template: &Value) -> &Map<String, Value> {
-    template["Resources"]
+fn provider() -> Value {
+    load("template.yaml")
+}
+
+fn consumer() -> Value {
+    load("examples/consumer.yaml")
+}
+
+/// Where a template is evaluated: the stack's parameter values and pseudo parameters. A
+/// resource's Ref evaluates to `{Id}`, its attribute to `{Id.Attribute}`, an import to
+/// `{import:Name}`: values only AWS knows.
+struct Env<'t> {
+    template: &'t Value,
+    refs: BTreeMap<String, Value>,
+}
+
+/// An evaluated value; `None` is `AWS::NoValue` (the key or list item disappears).
+type Eval = Result<Option<Value>, String>;
+
+fn text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!("{other} is not a string")),
+    }
+}
+
+/// The argument of a one-key object `{key: argument}`.
+fn single<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    value.as_object().filter(|m| m.len() == 1)?.get(key)
+}
+
+impl Env<'_> {
+    fn condition(&self, name: &str) -> Result<bool, String> {
+        self.truth(&self.template["Conditions"][name])
+    }
+
+    fn truth(&self, e: &Value) -> Result<bool, String> {
+        match (
+            single(e, "Condition"),
+            single(e, "Fn::Equals"),
+            single(e, "Fn::Not"),
+        ) {
+            (Some(Value::String(name)), ..) => self.condition(name),
+            (_, Some(Value::Array(a)), _) if a.len() == 2 => {
+                Ok(self.eval(&a[0])? == self.eval(&a[1])?)
+            }
+            (.., Some(Value::Array(a))) if a.len() == 1 => Ok(!self.truth(&a[0])?),
+            _ => Err(format!("cannot evaluate the condition {e}")),
+        }
+    }
+
+    /// Whether the stack creates this resource (its Condition holds).
+    fn created(&self, id: &str) -> Result<bool, String> {
+        match &self.template["Resources"][id] {
+            Value::Null => Err(format!("no resource {id}")),
+            resource => resource["Condition"]
+                .as_str()
+                .map_or(Ok(true), |c| self.condition(c)),
+        }
+    }
+
+    fn eval(&self, value: &Value) -> Eval {
+        match value {
+            Value::Object(map) => {
+                if let Some((f, arg)) = map.iter().next().filter(|_| map.len() == 1) {
+                    if f == "Ref" || f.starts_with("Fn::") {
+                        return self.intrinsic(f, arg);
+                    }
+                }
+                let mut out = Map::new();
+                for (key, item) in map {
+                    if let Some(v) = self.eval(item)? {
+                        out.insert(key.clone(), v);
+                    }
+                }
+                Ok(Some(Value::Object(out)))
+            }
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.eval(item)?);
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            other => Ok(Some(other.clone())),
+        }
+    }
+
+    fn string(&self, value: &Value) -> Result<String, String> {
+        text(
+            &self
+                .eval(value)?
+                .ok_or("AWS::NoValue where a string is needed")?,
+        )
+    }
+
+    fn list(&self, value: &Value) -> Result<Vec<Value>, String> {
+        match self.eval(value)? {
+            Some(Value::Array(items)) => Ok(items),
+            other => Err(format!("{other:?} is not a list")),
+        }
+    }
+
+    fn intrinsic(&self, f: &str, arg: &Value) -> Eval {
+        let args = arg.as_array().map(Vec::as_slice).unwrap_or_default();
+        let value = match (f, args) {
+            ("Ref", _) => return self.reference(arg.as_str().ok_or("Ref of a non-string")?),
+            ("Fn::GetAtt", [Value::String(id), Value::String(attribute)]) => {
+                self.attribute(id, attribute)?
+            }
+            ("Fn::Sub", _) => json!(self.sub(arg)?),
+            ("Fn::Join", [Value::String(separator), list]) => {
+                let parts: Result<Vec<String>, String> =
+                    self.list(list)?.iter().map(text).collect();
+                json!(parts?.join(separator))
+            }
+            ("Fn::Split", [Value::String(separator), s]) => {
+                json!(self
+                    .string(s)?
+                    .split(separator.as_str())
+                    .collect::<Vec<_>>())
+            }
+            ("Fn::Select", [index, list]) => {
+                let i: usize = self.string(index)?.parse().map_err(|e| format!("{e}"))?;
+                self.list(list)?
+                    .get(i)
+                    .cloned()
+                    .ok_or(format!("Fn::Select {i}: too few items"))?
+            }
+            ("Fn::If", [Value::String(condition), yes, no]) => {
+                return self.eval(if self.condition(condition)? { yes } else { no });
+            }
+            ("Fn::ImportValue", _) => json!(format!("{{import:{}}}", self.string(arg)?)),
+            _ => return Err(format!("cannot evaluate {f} {arg}")),
+        };
+        Ok(Some(value))
+    }
+
+    fn reference(&self, name: &str) -> Eval {
+        if name == "AWS::NoValue" {
+            return Ok(None);
+        }
+        if let Some(value) = self.refs.get(name) {
+            return Ok(Some(value.clone()));
+        }
+        match self.created(name)? {
+            true => Ok(Some(json!(format!("{{{name}}}")))),
+            false => Err(format!(
+                "Ref to {name}, which these parameters do not create"
+            )),
+        }
+    }
+
+    fn attribute(&self, id: &str, attribute: &str) -> Result<Value, String> {
+        match self.created(id)? {
+            true => Ok(json!(format!("{{{id}.{attribute}}}"))),
+            false => Err(format!(
+                "{id}.{attribute}: these parameters do not create {id}"
+            )),
+        }
+    }
+
+    fn sub(&self, arg: &Value) -> Result<String, String> {
+        let (template, vars) = match arg {
+            Value::String(s) => (s.as_str(), None),
+            Value::Array(a) => match a.as_slice() {
+                [Value::String(s), Value::Object(vars)] => (s.as_str(), Some(vars)),
+                _ => return Err(format!("Fn::Sub {arg}")),
+            },
+            _ => return Err(format!("Fn::Sub {arg}")),
+        };
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let (name, after) = rest[start + 2..].split_once('}').ok_or("unclosed ${")?;
+            let value = match (vars.and_then(|v| v.get(name)), name.split_once('.')) {
+                _ if name.starts_with('!') => format!("${{{}}}", &name[1..]),
+                (Some(value), _) => self.string(value)?,
+                (None, Some((id, attribute))) => text(&self.attribute(id, attribute)?)?,
+                (None, None) => text(&self.reference(name)?.ok_or("AWS::NoValue in Fn::Sub")?)?,
+            };
+            out.push_str(&value);
+            rest = after;
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// The template as CloudFormation would create it in this region and account with these
+/// parameter values (the others at their Default): resources and outputs whose Condition is
+/// false left out, every intrinsic function applied.
+fn resolve(
+    template: &Value,
+    region: &str,
+    account: &str,
+    params: &[(&str, &str)],
+) -> Result<Value, String> {
+    let declared = template["Parameters"]
         .as_object()
-        .expect("the template has a Resources section")
+        .cloned()
+        .unwrap_or_default();
+    if let Some((name, _)) = params.iter().find(|(n, _)| !declared.contains_key(*n)) {
+        return Err(format!("the template has no parameter {name}"));
+    }
+    let stack_id = format!(
+        "arn:aws:cloudformation:{region}:{account}:stack/demo/5b1f8e10-3f5a-11ef-9c2a-0a1b2c3d4e5f"
+    );
+    let mut refs: BTreeMap<String, Value> = [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", region),
+        ("AWS::AccountId", account),
+        ("AWS::StackName", "demo"),
+        ("AWS::StackId", &stack_id),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), json!(v)))
+    .collect();
+    for (name, declaration) in &declared {
+        let value = match params.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => v.to_string(),
+            None => text(&declaration["Default"]).map_err(|e| format!("parameter {name}: {e}"))?,
+        };
+        let value = match declaration["Type"].as_str() {
+            Some("CommaDelimitedList") => json!(value.split(',').collect::<Vec<_>>()),
+            _ => json!(value),
+        };
+        refs.insert(name.clone(), value);
+    }
+    let env = Env { template, refs };
+    let mut out = json!({"Resources": {}, "Outputs": {}});
+    for section in ["Resources", "Outputs"] {
+        for (id, item) in template[section].as_object().into_iter().flatten() {
+            let created = item["Condition"]
+                .as_str()
+                .map_or(Ok(true), |c| env.condition(c))?;
+            if created {
+                let value = env.eval(item).map_err(|e| format!("{section}.{id}: {e}"))?;
+                out[section][id.as_str()] = value.unwrap_or_default();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `resolve` in us-east-1 / 123456789012, failing the test when the template cannot be evaluated.
+fn evaluate(template: &Value, params: &[(&str, &str)]) -> Value {
+    resolve(template, "us-east-1", "123456789012", params)
+        .unwrap_or_else(|e| panic!("cannot evaluate the template with {params:?}: {e}"))
 }
 
 fn resources_of_type<'a>(
     template: &'a Value,
-    type_name: &'a str,
+    kind: &'a str,
 ) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
-    resources(template)
-        .iter()
-        .filter(move |(_, r)| r["Type"] == type_name)
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(move |(_, r)| r["Type"] == kind)
 }
 
-/// The logical id that `{"Ref": id}` or `{"Fn::GetAtt": [id, attribute]}` names.
-fn ref_target(value: &Value) -> Option<&str> {
-    value["Ref"].as_str()
-}
-
-fn get_att(value: &Value, attribute: &str) -> Option<String> {
-    let parts = value["Fn::GetAtt"].as_array()?;
-    match parts.as_slice() {
-        [Value::String(id), Value::String(a)] if a == attribute => Some(id.clone()),
-        _ => None,
+fn the_one<'a>(template: &'a Value, kind: &'a str) -> (&'a String, &'a Value) {
+    match resources_of_type(template, kind)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [one] => *one,
+        other => panic!("expected one {kind}, found {}", other.len()),
     }
+}
+
+/// The logical id in an evaluated Ref (`{Id}`) or attribute (`{Id.Attribute}`).
+fn symbol(value: &Value) -> Option<&str> {
+    let inner = value.as_str()?.strip_prefix('{')?.strip_suffix('}')?;
+    inner.split('.').next()
 }
 
 fn one_or_many(value: &Value) -> Vec<&Value> {
@@ -162,10 +438,9 @@ fn one_or_many(value: &Value) -> Vec<&Value> {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Policy statements
+// The role's policy
 // ------------------------------------------------------------------------------------------------
 
-/// A permission statement, with where it was found.
 struct Statement<'a> {
     place: String,
     body: &'a Value,
@@ -179,532 +454,272 @@ impl Statement<'_> {
             .collect()
     }
 
-    fn resources(&self) -> Vec<&Value> {
+    fn resources(&self) -> Vec<&str> {
         one_or_many(&self.body["Resource"])
+            .into_iter()
+            .map(|r| r.as_str().unwrap_or("<not a string>"))
+            .collect()
     }
 
-    fn is_allow(&self) -> bool {
-        self.body["Effect"] == "Allow"
+    /// The values of one condition key under one operator (booleans as "true" / "false").
+    fn condition(&self, operator: &str, key: &str) -> Vec<String> {
+        one_or_many(&self.body["Condition"][operator][key])
+            .into_iter()
+            .map(|v| {
+                v.as_bool()
+                    .map_or_else(|| text(v).unwrap_or_default(), |b| b.to_string())
+            })
+            .collect()
     }
 }
 
-/// Every permission statement of the template (trust policies are not permissions), and a
-/// problem for each policy that cannot be read here (a managed policy, a SAM policy template).
+/// Every permission statement of an evaluated template (trust policies are not permissions),
+/// and a problem for each policy these checks cannot read (a managed policy, a SAM policy).
 fn statements(template: &Value) -> (Vec<Statement<'_>>, Vec<String>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
-    for (id, resource) in resources(template) {
+    for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
         let props = &resource["Properties"];
-        let mut documents: Vec<(String, &Value)> = Vec::new();
-        match resource["Type"].as_str().unwrap_or("") {
+        let documents: Vec<&Value> = match resource["Type"].as_str().unwrap_or("") {
             "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group" => {
-                for (i, policy) in one_or_many(&props["Policies"]).into_iter().enumerate() {
-                    documents.push((format!("{id}.Policies[{i}]"), &policy["PolicyDocument"]));
-                }
                 if !one_or_many(&props["ManagedPolicyArns"]).is_empty() {
-                    problems.push(format!(
-                        "{id}: ManagedPolicyArns cannot be checked here (AWSLambdaBasicExecutionRole, for one, allows logs actions on every resource); use inline statements"
-                    ));
+                    problems.push(format!("{id}: ManagedPolicyArns cannot be checked (AWSLambdaBasicExecutionRole allows logs on every resource)"));
                 }
+                one_or_many(&props["Policies"])
+                    .into_iter()
+                    .map(|p| &p["PolicyDocument"])
+                    .collect()
             }
-            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
-                documents.push((format!("{id}.PolicyDocument"), &props["PolicyDocument"]));
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => vec![&props["PolicyDocument"]],
+            "AWS::Serverless::Function" if props.get("Policies").is_some() => {
+                problems.push(format!(
+                    "{id}.Policies go to a role SAM generates, out of reach of these checks"
+                ));
+                vec![]
             }
-            "AWS::Serverless::Function" => {
-                for (i, policy) in one_or_many(&props["Policies"]).into_iter().enumerate() {
-                    if policy.get("Statement").is_some() {
-                        documents.push((format!("{id}.Policies[{i}]"), policy));
-                    } else {
-                        problems.push(format!(
-                            "{id}.Policies[{i}]: a managed policy or SAM policy template ({policy}) cannot be checked here; use inline statements on an explicit role"
-                        ));
-                    }
-                }
-            }
-            _ => {}
-        }
-        for (place, document) in documents {
-            for (i, body) in one_or_many(&document["Statement"]).into_iter().enumerate() {
-                let sid = body["Sid"]
-                    .as_str()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default();
-                found.push(Statement {
-                    place: format!("{place}.Statement[{i}]{sid}"),
-                    body,
-                });
-            }
+            _ => vec![],
+        };
+        for (i, body) in documents
+            .into_iter()
+            .flat_map(|d| one_or_many(&d["Statement"]))
+            .enumerate()
+        {
+            let place = format!(
+                "{id} statement {i} ({})",
+                body["Sid"].as_str().unwrap_or("")
+            );
+            found.push(Statement { place, body });
         }
     }
     (found, problems)
 }
 
-/// A resource ARN as text: a plain string, or the template of a `Fn::Sub` without variables of
-/// its own. Anything else (`Fn::GetAtt`, `Fn::Join`, ...) gives `None`.
-fn arn_text(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s),
-        Value::Object(_) => match &value["Fn::Sub"] {
-            Value::String(s) => Some(s),
-            Value::Array(parts) if parts.len() == 1 || parts.get(1) == Some(&json!({})) => {
-                parts[0].as_str()
-            }
-            _ => None,
-        },
-        _ => None,
-    }
-}
+/// A check of an evaluated template: the problems it finds.
+type Check = fn(&Scenario, &Value) -> Vec<String>;
 
-fn is_star(value: &Value) -> bool {
-    value.as_str() == Some("*")
-}
-
-fn service_of(action: &str) -> &str {
-    action.split_once(':').map(|(s, _)| s).unwrap_or("")
-}
-
-// ------------------------------------------------------------------------------------------------
-// Checks: each returns the problems it found
-// ------------------------------------------------------------------------------------------------
-
-/// No action is `*`, has a wildcard (`ivs:*`, `ivs:Create*`), or is granted through NotAction /
-/// NotResource (which grant everything else); no policy is out of reach of these checks.
-fn check_no_wildcard_actions(template: &Value) -> Vec<String> {
+/// Actions: exactly those the function needs (a wildcard, a missing or an extra action is
+/// reported), in Allow statements with Action and Resource (NotAction and NotResource grant
+/// everything they do not list), in policies these checks can read.
+fn check_actions(scenario: &Scenario, template: &Value) -> Vec<String> {
     let (statements, mut problems) = statements(template);
-    if statements.is_empty() {
-        problems.push("no IAM policy statement found".into());
-    }
+    let mut granted = BTreeSet::new();
     for s in &statements {
-        for key in ["NotAction", "NotResource"] {
-            if s.body.get(key).is_some() {
-                problems.push(format!(
-                    "{}: {key} grants everything it does not list",
-                    s.place
-                ));
-            }
+        if s.body["Effect"] != "Allow"
+            || s.body.get("NotAction").is_some()
+            || s.body.get("NotResource").is_some()
+        {
+            problems.push(format!(
+                "{}: only Allow statements with Action and Resource",
+                s.place
+            ));
         }
-        if !s.is_allow() {
-            problems.push(format!("{}: Effect must be Allow", s.place));
-        }
-        let actions = s.actions();
-        if actions.is_empty() {
-            problems.push(format!("{}: no Action", s.place));
-        }
-        for action in actions {
-            if action == "*" || action.contains('*') || action.contains('?') {
-                problems.push(format!("{}: wildcard action {action}", s.place));
-            }
-        }
+        granted.extend(s.actions());
     }
+    // With no bucket allowed there is no S3 statement (an empty Resource is invalid).
+    let required: BTreeSet<&str> = REQUIRED_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| !(scenario.buckets.is_empty() && a.starts_with("s3:")))
+        .collect();
+    problems.extend(
+        required
+            .difference(&granted)
+            .map(|a| format!("{a} is needed but not granted")),
+    );
+    problems.extend(
+        granted
+            .difference(&required)
+            .map(|a| format!("{a} is granted but not needed")),
+    );
     problems
 }
 
-/// A statement on Resource "*" may only hold actions that cannot be scoped (`unscopable`).
-fn check_star_resources(template: &Value, unscopable: &[&str]) -> Vec<String> {
+/// Resources: each action only on what it needs. IVS on this account's and region's recording
+/// configurations (ListChannels: channels), IAM on IVS's recording service-linked role, logs on
+/// the function's own log group, S3 on exactly the buckets the parameters name. Hence no `*`
+/// (but the explicit every-bucket choice), no other account or region, no objects.
+fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
     let (statements, _) = statements(template);
+    let (_, function) = the_one(template, "AWS::Serverless::Function");
+    let log_group = symbol(&function["Properties"]["LoggingConfig"]["LogGroup"]).unwrap_or("?");
+    let log_group = format!("{{{log_group}.Arn}}");
+    let ivs = format!("arn:aws:ivs:{}:{}:", scenario.region, scenario.account);
+    let role = format!(
+        "arn:aws:iam::{}:role/aws-service-role/ivs.amazonaws.com/AWSServiceRoleForIVSRecordToS3*",
+        scenario.account
+    );
     let mut problems = Vec::new();
+    let mut buckets = BTreeSet::new();
     for s in &statements {
         let resources = s.resources();
         if resources.is_empty() {
             problems.push(format!("{}: no Resource", s.place));
         }
-        if resources.iter().any(|r| is_star(r)) {
-            for action in s.actions() {
-                if !unscopable.contains(&action) {
-                    problems.push(format!(
-                        "{}: {action} on Resource \"*\"; it can be scoped, give its ARN",
-                        s.place
-                    ));
-                }
-            }
-        }
-    }
-    problems
-}
-
-/// IVS actions only on recording configurations of the stack's account and region.
-fn check_ivs_resources(template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
-    let mut problems = Vec::new();
-    for s in statements
-        .iter()
-        .filter(|s| s.actions().iter().any(|a| service_of(a) == "ivs"))
-    {
-        if s.actions().iter().any(|a| service_of(a) != "ivs") {
-            problems.push(format!(
-                "{}: IVS actions share a statement with others",
-                s.place
-            ));
-        }
-        for r in s.resources() {
-            let ok = arn_text(r).is_some_and(|arn| {
-                arn.strip_prefix(IVS_RECORDING_PREFIX)
-                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('$'))
-            });
-            if !ok {
-                problems.push(format!(
-                    "{}: IVS resource {r} is not within {IVS_RECORDING_PREFIX}*",
-                    s.place
-                ));
-            }
-        }
-    }
-    problems
-}
-
-/// IAM actions only on IVS's recording service-linked role; CreateServiceLinkedRole only for
-/// the IVS service.
-fn check_iam_resources(template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
-    let mut problems = Vec::new();
-    for s in statements
-        .iter()
-        .filter(|s| s.actions().iter().any(|a| service_of(a) == "iam"))
-    {
-        if s.actions().iter().any(|a| service_of(a) != "iam") {
-            problems.push(format!(
-                "{}: IAM actions share a statement with others",
-                s.place
-            ));
-        }
-        for r in s.resources() {
-            if arn_text(r) != Some(IVS_RECORDING_SLR) {
-                problems.push(format!(
-                    "{}: IAM resource {r} is not IVS's service-linked role {IVS_RECORDING_SLR}",
-                    s.place
-                ));
-            }
-        }
-        if s.actions().contains(&"iam:CreateServiceLinkedRole")
-            && s.body["Condition"]["StringEquals"]["iam:AWSServiceName"] != "ivs.amazonaws.com"
+        for (action, r) in s
+            .actions()
+            .into_iter()
+            .flat_map(|a| resources.iter().map(move |r| (a, *r)))
         {
-            problems.push(format!(
-                "{}: iam:CreateServiceLinkedRole needs the condition StringEquals iam:AWSServiceName: ivs.amazonaws.com",
-                s.place
-            ));
+            let allowed = match action.split(':').next().unwrap_or("") {
+                "ivs" => {
+                    let kind = if action == "ivs:ListChannels" {
+                        "channel/"
+                    } else {
+                        "recording-configuration/"
+                    };
+                    r.strip_prefix(&ivs)
+                        .and_then(|rest| rest.strip_prefix(kind))
+                        .is_some_and(|id| !id.is_empty())
+                }
+                "iam" => r == role,
+                "logs" => r == log_group,
+                "s3" => {
+                    buckets.insert(r.to_string());
+                    scenario.buckets.contains(&r)
+                }
+                _ => false,
+            };
+            if !allowed {
+                problems.push(format!("{}: {action} on {r}", s.place));
+            }
         }
     }
-    problems
-}
-
-/// The ARNs that name the destination bucket of the example's recording configuration(s).
-fn destination_bucket_arns(template: &Value) -> (Vec<Value>, Vec<String>) {
-    let mut arns = Vec::new();
-    let mut problems = Vec::new();
-    let customs: Vec<_> = resources_of_type(template, CUSTOM_TYPE).collect();
-    if customs.is_empty() {
+    let expected: BTreeSet<String> = scenario.buckets.iter().map(|b| b.to_string()).collect();
+    if buckets != expected {
         problems.push(format!(
-            "no {CUSTOM_TYPE} resource names a destination bucket"
+            "S3 on {buckets:?}, but the parameters name {expected:?}"
         ));
     }
-    for (id, custom) in customs {
-        let bucket = &custom["Properties"]["DestinationConfiguration"]["S3"]["BucketName"];
-        let Some(target) = ref_target(bucket) else {
-            problems.push(format!(
-                "{id}: DestinationConfiguration.S3.BucketName should be a Ref to the bucket or its parameter, got {bucket}"
-            ));
-            continue;
-        };
-        if resources(template).get(target).map(|r| &r["Type"]) == Some(&json!("AWS::S3::Bucket")) {
-            arns.push(json!({"Fn::GetAtt": [target, "Arn"]}));
-        } else if template["Parameters"].get(target).is_none() {
-            problems.push(format!(
-                "{id}: BucketName refers to {target}, neither a bucket nor a parameter"
-            ));
-        }
-        arns.push(json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::${{{target}}}") }));
-    }
-    (arns, problems)
-}
-
-/// S3 actions only on the destination bucket (not its objects, not other buckets).
-fn check_s3_resources(template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
-    let (allowed, mut problems) = destination_bucket_arns(template);
-    for s in statements
-        .iter()
-        .filter(|s| s.actions().iter().any(|a| service_of(a) == "s3"))
-    {
-        if s.actions().iter().any(|a| service_of(a) != "s3") {
-            problems.push(format!(
-                "{}: S3 actions share a statement with others",
-                s.place
-            ));
-        }
-        for r in s.resources() {
-            if !allowed.contains(r) {
-                problems.push(format!(
-                    "{}: S3 resource {r} is not the destination bucket ({})",
-                    s.place,
-                    allowed
-                        .iter()
-                        .map(Value::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ));
-            }
-        }
-    }
     problems
 }
 
-/// The one function of the template: (logical id, resource).
-fn the_function(template: &Value) -> Result<(&String, &Value), String> {
-    let functions: Vec<_> = resources_of_type(template, "AWS::Serverless::Function").collect();
-    match functions.as_slice() {
-        [one] => Ok(*one),
-        other => Err(format!(
-            "expected one AWS::Serverless::Function, found {}",
-            other.len()
-        )),
-    }
-}
-
-/// Logs actions only to write into the function's own log group.
-fn check_logs_resources(template: &Value) -> Vec<String> {
+/// Conditions. The marker tag bounds what the function may change: Create only with the marker
+/// in the request; Delete and TagResource only on configurations that carry it; UntagResource
+/// only on those and never of the marker; a TagResource statement keyed on the request's marker
+/// alone for the tags given at create time; reads unconditioned. And the service-linked role
+/// only for IVS.
+fn check_conditions(_: &Scenario, template: &Value) -> Vec<String> {
     let (statements, _) = statements(template);
+    let (on_resource, in_request) = (
+        format!("aws:ResourceTag/{MARKER}"),
+        format!("aws:RequestTag/{MARKER}"),
+    );
     let mut problems = Vec::new();
-    let log_group = the_function(template)
-        .ok()
-        .and_then(|(_, f)| ref_target(&f["Properties"]["LoggingConfig"]["LogGroup"]))
-        .map(str::to_string);
-    let Some(log_group) = log_group else {
-        return vec!["the function's LoggingConfig.LogGroup is not a Ref to a log group".into()];
-    };
-    let allowed = [
-        json!({"Fn::GetAtt": [log_group, "Arn"]}),
-        json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{log_group}}}:*")}),
-    ];
-    for s in statements
-        .iter()
-        .filter(|s| s.actions().iter().any(|a| service_of(a) == "logs"))
-    {
-        for action in s.actions() {
-            if !["logs:CreateLogStream", "logs:PutLogEvents"].contains(&action) {
-                problems.push(format!("{}: {action} is more than writing logs", s.place));
-            }
-        }
-        for r in s.resources() {
-            if !allowed.contains(r) {
-                problems.push(format!(
-                    "{}: logs resource {r} is not the function's log group {log_group}",
-                    s.place
-                ));
-            }
-        }
-    }
-    problems
-}
-
-/// The policy grants exactly what the function needs: a missing action breaks it, an extra one
-/// is more than least privilege. Statements granting the same action twice are reported too.
-fn check_exact_actions(template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
-    let mut problems = Vec::new();
-    let mut granted = BTreeSet::new();
+    let mut tags_at_create = false;
     for s in &statements {
+        let owned = s.condition("Null", &on_resource) == ["false"];
+        let marked = s.condition("Null", &in_request) == ["false"];
+        let keeps_marker = s
+            .condition("ForAllValues:StringNotEquals", "aws:TagKeys")
+            .iter()
+            .any(|k| k == MARKER);
         for action in s.actions() {
-            if !granted.insert(action.to_string()) {
-                problems.push(format!("{}: {action} is granted twice", s.place));
+            let (ok, needs) = match action {
+                "ivs:CreateRecordingConfiguration" => (marked, "the marker in the request"),
+                "ivs:DeleteRecordingConfiguration" => (owned, "the marker on the configuration"),
+                "ivs:UntagResource" => (owned && keeps_marker, "the marker on the configuration and ForAllValues:StringNotEquals aws:TagKeys marker"),
+                "ivs:TagResource" => {
+                    tags_at_create |= marked && !owned;
+                    (owned || marked, "the marker on the configuration or in the request")
+                }
+                "iam:CreateServiceLinkedRole" => (
+                    s.condition("StringEquals", "iam:AWSServiceName") == ["ivs.amazonaws.com"],
+                    "StringEquals iam:AWSServiceName ivs.amazonaws.com",
+                ),
+                a if READ_ACTIONS.contains(&a) => (s.body.get("Condition").is_none(), "no Condition (List finds the function's own configurations by marker)"),
+                _ => continue,
+            };
+            if !ok {
+                problems.push(format!("{}: {action} needs {needs}", s.place));
             }
         }
     }
-    let required: BTreeSet<String> = REQUIRED_ACTIONS.iter().map(|a| a.to_string()).collect();
-    for missing in required.difference(&granted) {
-        problems.push(format!(
-            "{missing} is needed by the function but not granted"
-        ));
-    }
-    for extra in granted.difference(&required) {
-        problems.push(format!(
-            "{extra} is granted but the function does not need it"
-        ));
+    if !tags_at_create {
+        problems.push("no ivs:TagResource keyed on the request's marker alone: if IVS authorizes the tags given at create time as TagResource (on a configuration with no tags yet), every Create is denied".into());
     }
     problems
 }
 
-/// The function: provided.al2023 on arm64, `bootstrap` built by cargo lambda from the binary
-/// `cfn-ivs-recording`, JSON logs into a log group of its own with a retention, an explicit
-/// role (SAM's generated one carries AWSLambdaBasicExecutionRole), and a timeout the custom
-/// resource waits for.
-fn check_function(template: &Value) -> Vec<String> {
+/// The problems `check` finds in `template` evaluated for every scenario.
+fn problems_in(template: &Value, check: Check) -> Vec<String> {
     let mut problems = Vec::new();
-    let (id, function) = match the_function(template) {
-        Ok(f) => f,
-        Err(e) => return vec![e],
-    };
-    let props = &function["Properties"];
-    let mut expect = |what: &str, actual: &Value, expected: Value| {
-        if *actual != expected {
-            problems.push(format!("{id}: {what} must be {expected}, got {actual}"));
-        }
-    };
-    expect("Runtime", &props["Runtime"], json!("provided.al2023"));
-    expect("Architectures", &props["Architectures"], json!(["arm64"]));
-    expect("Handler", &props["Handler"], json!("bootstrap"));
-    expect("MemorySize", &props["MemorySize"], json!(128));
-    expect(
-        "Metadata.BuildMethod",
-        &function["Metadata"]["BuildMethod"],
-        json!("rust-cargolambda"),
-    );
-    expect(
-        "Metadata.BuildProperties.Binary",
-        &function["Metadata"]["BuildProperties"]["Binary"],
-        json!(BINARY),
-    );
-    expect(
-        "LoggingConfig.LogFormat",
-        &props["LoggingConfig"]["LogFormat"],
-        json!("JSON"),
-    );
-
-    match ref_target(&props["LoggingConfig"]["LogGroup"]) {
-        None => problems.push(format!(
-            "{id}: LoggingConfig.LogGroup must be a Ref to an AWS::Logs::LogGroup of the template"
-        )),
-        Some(lg) => match resources(template).get(lg) {
-            Some(r) if r["Type"] == "AWS::Logs::LogGroup" => {
-                if r["Properties"]["RetentionInDays"]
-                    .as_i64()
-                    .is_none_or(|d| d <= 0)
-                {
-                    problems.push(format!("{lg}: the log group needs RetentionInDays"));
-                }
-            }
-            _ => problems.push(format!(
-                "{id}: LoggingConfig.LogGroup {lg} is not an AWS::Logs::LogGroup"
-            )),
-        },
-    }
-
-    if props.get("Policies").is_some() {
-        problems.push(format!(
-            "{id}: Policies would go to a role SAM generates; put them on the explicit role"
-        ));
-    }
-    match get_att(&props["Role"], "Arn") {
-        None => problems.push(format!(
-            "{id}: Role must be !GetAtt <role>.Arn of an explicit AWS::IAM::Role (SAM's generated role carries AWSLambdaBasicExecutionRole: logs on \"*\")"
-        )),
-        Some(role) => match resources(template).get(&role) {
-            Some(r) if r["Type"] == "AWS::IAM::Role" => {
-                let trust = &r["Properties"]["AssumeRolePolicyDocument"]["Statement"];
-                let principals: Vec<&Value> = one_or_many(trust)
+    for scenario in SCENARIOS {
+        match resolve(template, scenario.region, scenario.account, scenario.params) {
+            Ok(t) => problems.extend(
+                check(scenario, &t)
                     .into_iter()
-                    .flat_map(|s| one_or_many(&s["Principal"]["Service"]))
-                    .collect();
-                if principals != [&json!("lambda.amazonaws.com")] {
-                    problems.push(format!("{role}: only lambda.amazonaws.com may assume the function's role, got {principals:?}"));
-                }
-            }
-            _ => problems.push(format!("{id}: Role {role} is not an AWS::IAM::Role of the template")),
-        },
-    }
-
-    match props["Timeout"].as_i64() {
-        Some(t) if t > SAFETY_MARGIN_SECS + 10 && t <= 900 => {
-            for (rid, custom) in resources_of_type(template, CUSTOM_TYPE) {
-                let service_timeout = &custom["Properties"]["ServiceTimeout"];
-                let st = service_timeout
-                    .as_i64()
-                    .or_else(|| service_timeout.as_str().and_then(|s| s.parse().ok()));
-                if st.is_none_or(|st| st < t) {
-                    problems.push(format!(
-                        "{rid}: ServiceTimeout ({service_timeout}) must be at least the function's Timeout ({t}), or CloudFormation gives up before the answer"
-                    ));
-                }
-            }
-        }
-        _ => problems.push(format!(
-            "{id}: Timeout must be a number of seconds above the {SAFETY_MARGIN_SECS} s safety margin plus some work time, at most 900, got {}",
-            props["Timeout"]
-        )),
-    }
-    problems
-}
-
-/// The example: a custom resource served by this function, and outputs of its Ref, Arn and State.
-fn check_example(template: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    let Ok((function_id, _)) = the_function(template) else {
-        return vec!["no function".into()];
-    };
-    let customs: Vec<_> = resources_of_type(template, CUSTOM_TYPE).collect();
-    if customs.is_empty() {
-        problems.push(format!("no {CUSTOM_TYPE} resource"));
-    }
-    let outputs: Vec<&Value> = template["Outputs"]
-        .as_object()
-        .map(|o| o.values().map(|v| &v["Value"]).collect())
-        .unwrap_or_default();
-    for (id, custom) in customs {
-        let props = &custom["Properties"];
-        if get_att(&props["ServiceToken"], "Arn").as_ref() != Some(function_id) {
-            problems.push(format!(
-                "{id}: ServiceToken must be !GetAtt {function_id}.Arn"
-            ));
-        }
-        for key in [
-            "Name",
-            "RecordingReconnectWindowSeconds",
-            "ThumbnailConfiguration",
-            "RenditionConfiguration",
-            "Tags",
-        ] {
-            if props.get(key).is_none() {
-                problems.push(format!("{id}: the example should show {key}"));
-            }
-        }
-        if !props["Tags"].is_array() {
-            problems.push(format!(
-                "{id}: the example's Tags should be a list of Key/Value"
-            ));
-        }
-        for expected in [
-            json!({"Ref": id}),
-            json!({"Fn::GetAtt": [id, "Arn"]}),
-            json!({"Fn::GetAtt": [id, "State"]}),
-        ] {
-            if !outputs.contains(&&expected) {
-                problems.push(format!("no output with the value {expected}"));
-            }
+                    .map(|p| format!("[{}] {p}", scenario.name)),
+            ),
+            Err(e) => problems.push(format!("[{}] cannot evaluate: {e}", scenario.name)),
         }
     }
     problems
 }
 
-// ------------------------------------------------------------------------------------------------
-// Mutations: a copy of the template broken on purpose
-// ------------------------------------------------------------------------------------------------
-
-fn statement_mut<'a>(template: &'a mut Value, sid: &str) -> &'a mut Value {
-    let policies = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
-        .as_array_mut()
-        .expect("FunctionRole has Policies");
-    policies
-        .iter_mut()
-        .flat_map(|p| {
-            p["PolicyDocument"]["Statement"]
-                .as_array_mut()
-                .expect("a policy has statements")
-                .iter_mut()
-        })
-        .find(|s| s["Sid"] == sid)
-        .unwrap_or_else(|| panic!("no statement {sid}"))
-}
-
-fn function_props(template: &mut Value) -> &mut Value {
-    &mut template["Resources"]["Function"]["Properties"]
-}
-
-/// A copy of the template (or of an event) broken on purpose: what it breaks, and how.
+/// A copy of a template (or of an event) broken on purpose: what it breaks, and how.
 type Mutation<'a> = (&'a str, &'a dyn Fn(&mut Value));
 
+fn role_statements(template: &mut Value) -> &mut Vec<Value> {
+    let document =
+        &mut template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    document["Statement"]
+        .as_array_mut()
+        .expect("FunctionRole's first policy has statements")
+}
+
+/// The role's statement with this Sid, also inside an `Fn::If`.
+fn statement<'a>(template: &'a mut Value, sid: &str) -> &'a mut Value {
+    let item = role_statements(template)
+        .iter_mut()
+        .find(|s| s["Sid"] == sid || s["Fn::If"][1]["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"));
+    if item.get("Fn::If").is_some() {
+        &mut item["Fn::If"][1]
+    } else {
+        item
+    }
+}
+
+fn push_action(template: &mut Value, sid: &str, action: &str) {
+    let s = statement(template, sid);
+    s["Action"] = json!([one_or_many(&s["Action"]), vec![&json!(action)]].concat());
+}
+
+fn remove(template: &mut Value, sid: &str, key: &str) {
+    statement(template, sid)
+        .as_object_mut()
+        .unwrap()
+        .remove(key);
+}
+
+fn sub(text: &str) -> Value {
+    json!({ "Fn::Sub": text })
+}
+
 /// Asserts that `check` passes on the real template and reports a problem on each mutation.
-fn assert_check(name: &str, check: impl Fn(&Value) -> Vec<String>, mutations: &[Mutation]) {
-    let template = load_template();
-    let problems = check(&template);
+fn assert_check(name: &str, check: Check, mutations: &[Mutation]) {
+    let template = provider();
+    let problems = problems_in(&template, check);
     assert!(
         problems.is_empty(),
         "{name} on template.yaml:\n  {}",
@@ -715,392 +730,583 @@ fn assert_check(name: &str, check: impl Fn(&Value) -> Vec<String>, mutations: &[
         mutate(&mut broken);
         assert_ne!(broken, template, "mutation {what:?} changed nothing");
         assert!(
-            !check(&broken).is_empty(),
+            !problems_in(&broken, check).is_empty(),
             "{name} missed a regression: {what}"
         );
     }
 }
 
-fn push_action(template: &mut Value, sid: &str, action: &str) {
-    statement_mut(template, sid)["Action"]
-        .as_array_mut()
-        .expect("Action is a list")
-        .push(json!(action));
-}
-
-fn set_resource(template: &mut Value, sid: &str, resource: Value) {
-    statement_mut(template, sid)["Resource"] = resource;
-}
-
-fn sub(text: &str) -> Value {
-    json!({ "Fn::Sub": text })
-}
-
-// ------------------------------------------------------------------------------------------------
-// Tests
-// ------------------------------------------------------------------------------------------------
-
 #[test]
-fn short_form_tags_are_read_as_intrinsic_functions() {
-    let t = parse_template(
-        "A: !Ref X\nB: !GetAtt R.Arn\nC: !Sub 'arn:${AWS::Partition}:s3:::${X}'\nD: !Join [',', [a, b]]\nE: !GetAtt [R, State]\n",
-    );
-    assert_eq!(t["A"], json!({"Ref": "X"}));
-    assert_eq!(t["B"], json!({"Fn::GetAtt": ["R", "Arn"]}));
-    assert_eq!(
-        t["C"],
-        json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${X}"})
-    );
-    assert_eq!(t["D"], json!({"Fn::Join": [",", ["a", "b"]]}));
-    assert_eq!(t["E"], json!({"Fn::GetAtt": ["R", "State"]}));
-}
-
-#[test]
-fn no_wildcard_actions() {
+fn policy_grants_exactly_the_actions_the_function_needs() {
     assert_check(
-        "check_no_wildcard_actions",
-        check_no_wildcard_actions,
+        "check_actions",
+        check_actions,
         &[
             ("ivs:*", &|t| {
-                push_action(t, "IvsRecordingConfigurations", "ivs:*")
+                push_action(t, "IvsReadRecordingConfigurations", "ivs:*")
             }),
-            ("*", &|t| push_action(t, "DestinationBucket", "*")),
-            ("ivs:Create*", &|t| {
-                push_action(t, "IvsRecordingConfigurations", "ivs:Create*")
+            ("*", &|t| push_action(t, "OwnLogGroup", "*")),
+            ("s3:GetObject in a conditional statement", &|t| {
+                push_action(t, "AllowedBuckets", "s3:GetObject")
             }),
-            ("s3:Get?ucketLocation", &|t| {
-                push_action(t, "DestinationBucket", "s3:Get?ucketLocation")
+            ("ListChannels dropped", &|t| {
+                role_statements(t).retain(|s| s["Sid"] != "IvsChannelsUsingConfiguration")
             }),
             ("NotAction", &|t| {
-                let s = statement_mut(t, "OwnLogGroup");
+                let s = statement(t, "OwnLogGroup");
                 s["NotAction"] = s["Action"].take();
-                s.as_object_mut().unwrap().remove("Action");
             }),
             ("managed policy on the role", &|t| {
                 t["Resources"]["FunctionRole"]["Properties"]["ManagedPolicyArns"] =
-                    json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
+                    json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
             }),
-            ("SAM policy template on the function", &|t| {
-                function_props(t)["Policies"] = json!([{"S3CrudPolicy": {"BucketName": "x"}}]);
+            ("policies on the function", &|t| {
+                t["Resources"]["Function"]["Properties"]["Policies"] =
+                    json!(["AWSLambdaBasicExecutionRole"])
             }),
-            ("a separate AWS::IAM::Policy with ivs:*", &|t| {
-                t["Resources"]["Extra"] = json!({
-                    "Type": "AWS::IAM::Policy",
-                    "Properties": {
-                        "PolicyName": "extra",
-                        "Roles": [{"Ref": "FunctionRole"}],
-                        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                            {"Effect": "Allow", "Action": "ivs:*", "Resource": sub(&format!("{IVS_RECORDING_PREFIX}*"))}
-                        ]}
-                    }
-                });
+            ("a separate AWS::IAM::Policy", &|t| {
+                t["Resources"]["Extra"] = json!({"Type": "AWS::IAM::Policy", "Properties": {
+                    "PolicyName": "extra", "Roles": [{"Ref": "FunctionRole"}],
+                    "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "ivs:CreateChannel", "Resource": "*"}]}}})
             }),
         ],
     );
 }
 
 #[test]
-fn no_star_resource_except_unscopable_actions() {
-    let check = |t: &Value| check_star_resources(t, UNSCOPABLE_ACTIONS);
+fn policy_resources_are_this_account_and_region_and_the_named_buckets() {
     assert_check(
-        "check_star_resources",
-        check,
+        "check_resources",
+        check_resources,
         &[
-            ("IVS statement on *", &|t| {
-                set_resource(t, "IvsRecordingConfigurations", json!("*"))
-            }),
-            ("List on *", &|t| {
-                set_resource(t, "IvsFindByMarkerTag", json!("*"))
-            }),
-            ("logs on * (as in AWSLambdaBasicExecutionRole)", &|t| {
-                set_resource(t, "OwnLogGroup", json!(["*"]))
-            }),
-            ("S3 on the bucket and *", &|t| {
-                set_resource(
-                    t,
-                    "DestinationBucket",
-                    json!([{"Fn::GetAtt": ["DestinationBucket", "Arn"]}, "*"]),
-                )
-            }),
-            ("statement without Resource", &|t| {
-                statement_mut(t, "DestinationBucket")
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("Resource");
-            }),
-        ],
-    );
-    // An allow-listed action may stand on "*" in a statement of its own, and only there.
-    let mut t = load_template();
-    set_resource(&mut t, "IvsFindByMarkerTag", json!("*"));
-    assert!(check_star_resources(&t, &["ivs:ListRecordingConfigurations"]).is_empty());
-    push_action(
-        &mut t,
-        "IvsFindByMarkerTag",
-        "ivs:GetRecordingConfiguration",
-    );
-    assert!(!check_star_resources(&t, &["ivs:ListRecordingConfigurations"]).is_empty());
-}
-
-#[test]
-fn ivs_only_on_recording_configurations_of_the_account_and_region() {
-    assert_check(
-        "check_ivs_resources",
-        check_ivs_resources,
-        &[
-            ("every IVS resource", &|t| {
-                set_resource(
-                    t,
-                    "IvsRecordingConfigurations",
-                    sub("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:*"),
-                )
+            ("reads on *", &|t| {
+                statement(t, "IvsReadRecordingConfigurations")["Resource"] = json!("*")
             }),
             ("every region", &|t| {
-                set_resource(
-                    t,
-                    "IvsRecordingConfigurations",
-                    sub("arn:${AWS::Partition}:ivs:*:${AWS::AccountId}:recording-configuration/*"),
-                )
+                statement(t, "IvsChangeOwnConfigurations")["Resource"] =
+                    sub("arn:${AWS::Partition}:ivs:*:${AWS::AccountId}:recording-configuration/*")
             }),
-            ("channels", &|t| {
-                set_resource(
-                    t,
-                    "IvsFindByMarkerTag",
-                    sub("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:channel/*"),
-                )
+            ("a hard-coded region", &|t| {
+                statement(t, "IvsCreateWithMarker")["Resource"] =
+                    sub("arn:${AWS::Partition}:ivs:us-east-1:${AWS::AccountId}:recording-configuration/*")
             }),
-            ("*", &|t| set_resource(t, "IvsFindByMarkerTag", json!("*"))),
-            ("a second, wider resource", &|t| {
-                set_resource(
-                    t,
-                    "IvsRecordingConfigurations",
-                    json!([
-                        sub(&format!("{IVS_RECORDING_PREFIX}*")),
-                        sub("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:*"),
-                    ]),
-                )
+            ("ListChannels on recording configurations", &|t| {
+                statement(t, "IvsChannelsUsingConfiguration")["Resource"] =
+                    sub("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:recording-configuration/*")
             }),
-            ("an IVS action in the S3 statement", &|t| {
-                push_action(t, "DestinationBucket", "ivs:GetRecordingConfiguration")
+            ("every role", &|t| {
+                statement(t, "IvsRecordingServiceLinkedRolePolicies")["Resource"] =
+                    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*")
+            }),
+            ("logs on * (as AWSLambdaBasicExecutionRole)", &|t| {
+                statement(t, "OwnLogGroup")["Resource"] = json!(["*"])
+            }),
+            ("no Resource", &|t| remove(t, "OwnLogGroup", "Resource")),
+            ("the example bucket's objects", &|t| {
+                statement(t, "ExampleBucket")["Resource"] = sub("${DestinationBucket.Arn}/*")
+            }),
+            ("the prefix without its wildcard", &|t| {
+                statement(t, "AllowedBucketPrefix")["Resource"] =
+                    sub("arn:${AWS::Partition}:s3:::${AllowedBucketPrefix}")
+            }),
+            ("every bucket whatever the names", &|t| {
+                statement(t, "AllowedBuckets")["Resource"] = json!("arn:aws:s3:::*")
+            }),
+            ("only the first name", &|t| {
+                let first = json!({"Fn::Select": [0, {"Ref": "AllowedBucketNames"}]});
+                statement(t, "AllowedBuckets")["Resource"] =
+                    json!({"Fn::Sub": ["arn:aws:s3:::${N}", {"N": first}]})
+            }),
+            ("the example bucket whether deployed or not", &|t| {
+                let list = role_statements(t);
+                let i = list
+                    .iter()
+                    .position(|s| s["Fn::If"][1]["Sid"] == "ExampleBucket")
+                    .unwrap();
+                list[i] = list[i]["Fn::If"][1].take();
             }),
         ],
     );
 }
 
 #[test]
-fn iam_only_on_the_ivs_recording_service_linked_role() {
+fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
+    let null = |key: &str, value: &str| json!({"Null": {key: value}});
     assert_check(
-        "check_iam_resources",
-        check_iam_resources,
+        "check_conditions",
+        check_conditions,
         &[
-            ("every role", &|t| {
-                set_resource(
-                    t,
-                    "IvsRecordingServiceLinkedRolePolicies",
-                    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
-                )
+            ("Delete and Tag unconditioned", &|t| {
+                remove(t, "IvsChangeOwnConfigurations", "Condition")
             }),
-            ("every service-linked role", &|t| {
-                set_resource(
-                    t,
-                    "IvsRecordingServiceLinkedRole",
-                    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*"),
-                )
+            ("the marker absent instead of present", &|t| {
+                statement(t, "IvsChangeOwnConfigurations")["Condition"] =
+                    null(&format!("aws:ResourceTag/{MARKER}"), "true")
             }),
-            ("no service condition", &|t| {
-                statement_mut(t, "IvsRecordingServiceLinkedRole")
+            ("another tag key", &|t| {
+                statement(t, "IvsChangeOwnConfigurations")["Condition"] =
+                    null("aws:ResourceTag/team", "false")
+            }),
+            ("Create without the marker", &|t| {
+                remove(t, "IvsCreateWithMarker", "Condition")
+            }),
+            ("no TagResource for create-time tags", &|t| {
+                role_statements(t).retain(|s| s["Sid"] != "IvsTagAtCreate")
+            }),
+            ("create-time TagResource that deletes too", &|t| {
+                push_action(t, "IvsTagAtCreate", "ivs:DeleteRecordingConfiguration")
+            }),
+            ("the marker untagged alongside another key", &|t| {
+                let condition = &mut statement(t, "IvsUntagOwnButNotMarker")["Condition"];
+                let keys = condition
                     .as_object_mut()
                     .unwrap()
-                    .remove("Condition");
+                    .remove("ForAllValues:StringNotEquals");
+                condition["ForAnyValue:StringNotEquals"] = keys.unwrap();
             }),
-            ("another service", &|t| {
-                statement_mut(t, "IvsRecordingServiceLinkedRole")["Condition"]["StringEquals"]
-                    ["iam:AWSServiceName"] = json!("ecs.amazonaws.com");
-            }),
-            ("iam:PassRole in the logs statement", &|t| {
-                push_action(t, "OwnLogGroup", "iam:PassRole")
-            }),
-        ],
-    );
-}
-
-#[test]
-fn s3_only_on_the_destination_bucket() {
-    assert_check(
-        "check_s3_resources",
-        check_s3_resources,
-        &[
-            ("every bucket", &|t| {
-                set_resource(t, "DestinationBucket", sub("arn:${AWS::Partition}:s3:::*"))
-            }),
-            ("the bucket's objects", &|t| {
-                set_resource(
+            ("Delete among the reads", &|t| {
+                push_action(
                     t,
-                    "DestinationBucket",
-                    sub("arn:${AWS::Partition}:s3:::${DestinationBucket}/*"),
+                    "IvsReadRecordingConfigurations",
+                    "ivs:DeleteRecordingConfiguration",
                 )
             }),
-            ("another bucket", &|t| {
-                set_resource(
-                    t,
-                    "DestinationBucket",
-                    json!("arn:aws:s3:::someone-elses-bucket"),
-                )
+            ("List only of marked configurations", &|t| {
+                statement(t, "IvsReadRecordingConfigurations")["Condition"] =
+                    null(&format!("aws:ResourceTag/{MARKER}"), "false")
             }),
-            ("s3 action in the IVS statement", &|t| {
-                push_action(t, "IvsRecordingConfigurations", "s3:ListBucket")
+            ("a service-linked role for any service", &|t| {
+                remove(t, "IvsRecordingServiceLinkedRole", "Condition")
             }),
         ],
     );
 }
 
+// ------------------------------------------------------------------------------------------------
+// One provider, many stacks
+// ------------------------------------------------------------------------------------------------
+
+/// The README's "Deploying" section.
+fn deploying_section() -> String {
+    let readme = read("README.md");
+    let start = readme
+        .find("\n## Deploying\n")
+        .expect("README has a Deploying section")
+        + 1;
+    let end = readme[start + 3..]
+        .find("\n## ")
+        .map_or(readme.len(), |i| start + 3 + i);
+    readme[start..end].to_string()
+}
+
+/// The `Key=Value` pairs after `--parameter-overrides` in the Deploying section's command line
+/// that starts with `prefix` and mentions `mentions` (continuation lines joined).
+fn readme_overrides(prefix: &str, mentions: &str) -> Vec<(String, String)> {
+    let section = deploying_section().replace("\\\n", " ");
+    let command = section
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with(prefix) && line.contains(mentions))
+        .unwrap_or_else(|| {
+            panic!("README's Deploying section has no `{prefix} ... {mentions}` command")
+        });
+    command
+        .split_whitespace()
+        .skip_while(|t| *t != "--parameter-overrides")
+        .skip(1)
+        .take_while(|t| !t.starts_with("--") && !t.starts_with('#'))
+        .map(|t| {
+            let (key, value) = t
+                .split_once('=')
+                .unwrap_or_else(|| panic!("README: {t} is not Key=Value"));
+            (key.to_string(), value.trim_matches(['"', '\'']).to_string())
+        })
+        .collect()
+}
+
+fn pairs(values: &[(String, String)]) -> Vec<(&str, &str)> {
+    values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// Whether `text` matches an IAM resource pattern (`*`: any run of characters).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => text.strip_prefix(head).is_some_and(|rest| {
+            (0..=rest.len()).any(|i| rest.is_char_boundary(i) && glob(tail, &rest[i..]))
+        }),
+    }
+}
+
+fn s3_resources(template: &Value) -> Vec<String> {
+    let (statements, _) = statements(template);
+    let s3 = statements
+        .iter()
+        .filter(|s| s.actions().iter().any(|a| a.starts_with("s3:")));
+    s3.flat_map(|s| s.resources()).map(String::from).collect()
+}
+
 #[test]
-fn logs_only_into_the_functions_own_log_group() {
-    assert_check(
-        "check_logs_resources",
-        check_logs_resources,
-        &[
-            ("every log group", &|t| {
-                set_resource(t, "OwnLogGroup", json!("*"))
-            }),
-            ("another log group", &|t| {
-                set_resource(t, "OwnLogGroup", sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*"))
-            }),
-            ("creating log groups", &|t| {
-                push_action(t, "OwnLogGroup", "logs:CreateLogGroup")
-            }),
-            ("reading logs", &|t| {
-                push_action(t, "OwnLogGroup", "logs:GetLogEvents")
-            }),
-        ],
+fn export_matches_the_consumers_import_and_the_readme() {
+    // Exported whether or not the example is deployed: it is what the provider is for.
+    for params in [&[][..], &[("DeployExample", "false")][..]] {
+        let t = evaluate(&provider(), params);
+        let (function, _) = the_one(&t, "AWS::Serverless::Function");
+        let outputs = t["Outputs"].as_object().unwrap().values();
+        let exports: Vec<&Value> = outputs
+            .filter(|o| o["Export"]["Name"] == EXPORT_NAME)
+            .collect();
+        assert_eq!(
+            exports.len(),
+            1,
+            "one output exports {EXPORT_NAME} with {params:?}"
+        );
+        assert_eq!(exports[0]["Value"], json!(format!("{{{function}.Arn}}")));
+    }
+    let c = consumer();
+    let customs: Vec<_> = resources_of_type(&c, CUSTOM_TYPE).collect();
+    assert!(!customs.is_empty(), "the consumer has no {CUSTOM_TYPE}");
+    for (id, custom) in customs {
+        let token = &custom["Properties"]["ServiceToken"];
+        assert_eq!(
+            token,
+            &json!({"Fn::ImportValue": EXPORT_NAME}),
+            "consumer {id}"
+        );
+    }
+    let example = format!("ServiceToken: !ImportValue {EXPORT_NAME}");
+    assert!(
+        deploying_section().contains(&example),
+        "the README's example imports {EXPORT_NAME}"
     );
 }
 
 #[test]
-fn policy_grants_exactly_what_the_function_needs() {
-    assert_check(
-        "check_exact_actions",
-        check_exact_actions,
-        &[
-            ("an extra IVS action", &|t| {
-                push_action(t, "IvsRecordingConfigurations", "ivs:CreateChannel")
-            }),
-            ("ListRecordingConfigurations dropped", &|t| {
-                statement_mut(t, "IvsFindByMarkerTag")["Action"] = json!([]);
-            }),
-            ("iam:PassRole", &|t| {
-                push_action(t, "IvsRecordingServiceLinkedRolePolicies", "iam:PassRole")
-            }),
-            ("s3:GetObject", &|t| {
-                push_action(t, "DestinationBucket", "s3:GetObject")
-            }),
-            ("an action granted twice", &|t| {
-                push_action(t, "IvsFindByMarkerTag", "ivs:GetRecordingConfiguration")
-            }),
-        ],
+fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
+    // One of the longest region names, for the bucket name's length.
+    let (region, account) = ("ap-southeast-2", "123456789012");
+    let consumer_params = readme_overrides("aws cloudformation deploy", "examples/consumer.yaml");
+    let c = resolve(&consumer(), region, account, &pairs(&consumer_params))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (bucket_id, bucket) = the_one(&c, "AWS::S3::Bucket");
+    let name = bucket["Properties"]["BucketName"]
+        .as_str()
+        .expect("the consumer names its bucket");
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    assert!(valid, "{name:?} is not a valid S3 bucket name");
+    for (id, custom) in resources_of_type(&c, CUSTOM_TYPE) {
+        let destination = &custom["Properties"]["DestinationConfiguration"]["S3"]["BucketName"];
+        assert_eq!(
+            symbol(destination),
+            Some(bucket_id.as_str()),
+            "{id} records into the consumer's bucket"
+        );
+    }
+
+    let arn = format!("arn:aws:s3:::{name}");
+    let provider_params = readme_overrides("sam deploy", "--parameter-overrides");
+    let as_documented = resolve(&provider(), region, account, &pairs(&provider_params)).unwrap();
+    let allowed = s3_resources(&as_documented);
+    assert!(
+        allowed.iter().any(|p| glob(p, &arn)),
+        "deployed as the README says ({provider_params:?}), the provider allows {allowed:?}, not {arn}"
     );
+    // The README's parameters are what makes it work: by default the provider allows only its
+    // example bucket, and IVS would refuse the consumer's.
+    let by_default = s3_resources(&resolve(&provider(), region, account, &[]).unwrap());
+    assert!(!by_default.iter().any(|p| glob(p, &arn)), "{by_default:?}");
+}
+
+/// Every bucket: versioned, private, encrypted, owner-enforced, and a bucket policy that denies
+/// any request without TLS, on the bucket and its objects.
+fn check_buckets(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let buckets: Vec<_> = resources_of_type(template, "AWS::S3::Bucket").collect();
+    if buckets.is_empty() {
+        problems.push("no bucket".to_string());
+    }
+    for (id, bucket) in buckets {
+        let p = &bucket["Properties"];
+        let block = &p["PublicAccessBlockConfiguration"];
+        let encryption = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+        let hardened = p["VersioningConfiguration"]["Status"] == "Enabled"
+            && [
+                "BlockPublicAcls",
+                "BlockPublicPolicy",
+                "IgnorePublicAcls",
+                "RestrictPublicBuckets",
+            ]
+            .iter()
+            .all(|key| block[key] == true)
+            && p["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+            && encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"].is_string();
+        if !hardened {
+            problems.push(format!(
+                "{id}: not versioned, private, owner-enforced and encrypted: {p}"
+            ));
+        }
+        let (arn, objects) = (
+            json!(format!("{{{id}.Arn}}")),
+            json!(format!("{{{id}.Arn}}/*")),
+        );
+        let denies_plain_http = resources_of_type(template, "AWS::S3::BucketPolicy")
+            .filter(|(_, policy)| symbol(&policy["Properties"]["Bucket"]) == Some(id.as_str()))
+            .flat_map(|(_, policy)| {
+                one_or_many(&policy["Properties"]["PolicyDocument"]["Statement"])
+            })
+            .any(|s| {
+                let resources = one_or_many(&s["Resource"]);
+                let insecure = &s["Condition"]["Bool"]["aws:SecureTransport"];
+                s["Effect"] == "Deny"
+                    && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
+                    && one_or_many(&s["Action"]).contains(&&json!("s3:*"))
+                    && resources.contains(&&arn)
+                    && resources.contains(&&objects)
+                    && (insecure == "false" || insecure == false)
+            });
+        if !denies_plain_http {
+            problems.push(format!(
+                "{id}: no bucket policy denies s3:* on it and its objects without TLS"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn buckets_refuse_plain_http_and_keep_versions() {
+    for (name, template) in [
+        ("template.yaml", provider()),
+        ("examples/consumer.yaml", consumer()),
+    ] {
+        let problems = check_buckets(&evaluate(&template, &[]));
+        assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
+    }
+    fn policy(t: &mut Value) -> &mut Value {
+        &mut t["Resources"]["DestinationBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            [0]
+    }
+    let broken: [Mutation; 4] = [
+        ("Allow instead of Deny", &|t| {
+            policy(t)["Effect"] = json!("Allow")
+        }),
+        ("denies TLS instead", &|t| {
+            policy(t)["Condition"]["Bool"]["aws:SecureTransport"] = json!("true")
+        }),
+        ("objects only", &|t| {
+            policy(t)["Resource"] = sub("${DestinationBucket.Arn}/*")
+        }),
+        ("versioning suspended", &|t| {
+            t["Resources"]["DestinationBucket"]["Properties"]["VersioningConfiguration"]["Status"] =
+                json!("Suspended")
+        }),
+    ];
+    for (what, mutate) in broken {
+        let mut t = provider();
+        mutate(&mut t);
+        assert!(
+            !check_buckets(&evaluate(&t, &[])).is_empty(),
+            "check_buckets missed: {what}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The alarm and the function
+// ------------------------------------------------------------------------------------------------
+
+/// The alarm counts invocations that ended FAILED or NOT_DELIVERED: the SampleCount of Duration
+/// (which every record carries) per Outcome, each FILLed with 0, summed; one in 5 minutes alarms.
+fn assert_alarm_counts_failures(alarm: &Value, namespace: &str) {
+    let mut outcomes = BTreeMap::new();
+    let mut expressions = Vec::new();
+    for m in alarm["Metrics"]
+        .as_array()
+        .expect("the alarm uses metric math")
+    {
+        if let Some(expression) = m["Expression"].as_str() {
+            assert_eq!(m["ReturnData"], true, "{m}");
+            expressions.push(expression.replace(' ', ""));
+            continue;
+        }
+        assert_eq!(
+            m["ReturnData"], false,
+            "only the sum is the alarm's value: {m}"
+        );
+        let (stat, metric) = (&m["MetricStat"], &m["MetricStat"]["Metric"]);
+        assert_eq!(
+            metric["Namespace"], namespace,
+            "the namespace the function writes to"
+        );
+        assert_eq!(metric["MetricName"], "Duration");
+        assert_eq!(
+            stat["Stat"], "SampleCount",
+            "a count of invocations, not their duration"
+        );
+        assert_eq!(stat["Period"], 300);
+        let dimensions = metric["Dimensions"].as_array().expect("dimensions");
+        assert_eq!(
+            dimensions.len(),
+            1,
+            "the [Outcome] dimension set: {dimensions:?}"
+        );
+        assert_eq!(dimensions[0]["Name"], "Outcome");
+        outcomes.insert(
+            text(&dimensions[0]["Value"]).unwrap(),
+            text(&m["Id"]).unwrap(),
+        );
+    }
+    assert_eq!(
+        outcomes.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["FAILED", "NOT_DELIVERED"]
+    );
+    assert_eq!(
+        expressions.len(),
+        1,
+        "one expression returns the alarm's value"
+    );
+    for id in outcomes.values() {
+        assert!(
+            expressions[0].contains(&format!("FILL({id},0)")),
+            "{} lacks FILL({id}, 0)",
+            expressions[0]
+        );
+    }
+    assert_eq!(alarm["Threshold"], 1);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(alarm["EvaluationPeriods"], 1);
+    assert_eq!(
+        alarm["TreatMissingData"], "notBreaching",
+        "no invocation is no failure"
+    );
+}
+
+#[test]
+fn alarm_counts_failed_and_undelivered_invocations_and_notifies_the_optional_topic() {
+    let quiet = evaluate(&provider(), &[]);
+    let alarm = &the_one(&quiet, "AWS::CloudWatch::Alarm").1["Properties"];
+    assert_alarm_counts_failures(alarm, "CfnIvsRecording");
+    for actions in ["AlarmActions", "OKActions"] {
+        assert!(
+            alarm.get(actions).is_none(),
+            "without AlarmTopicArn, no {actions}: {alarm}"
+        );
+    }
+
+    let topic = "arn:aws:sns:us-east-1:123456789012:video-ops";
+    let notifying = evaluate(
+        &provider(),
+        &[("AlarmTopicArn", topic), ("MetricsNamespace", "Team/Video")],
+    );
+    let alarm = &the_one(&notifying, "AWS::CloudWatch::Alarm").1["Properties"];
+    assert_alarm_counts_failures(alarm, "Team/Video");
+    assert_eq!(alarm["AlarmActions"], json!([topic]));
+    assert_eq!(alarm["OKActions"], json!([topic]));
+}
+
+#[test]
+fn function_environment_follows_the_parameters() {
+    let variables = |params: &[(&str, &str)]| {
+        let t = evaluate(&provider(), params);
+        let function = the_one(&t, "AWS::Serverless::Function").1;
+        let v = &function["Properties"]["Environment"]["Variables"];
+        (
+            v["CFN_IVS_METRICS_NAMESPACE"].clone(),
+            v["CFN_IVS_ACCESS_DENIED_GRACE_SECONDS"].clone(),
+        )
+    };
+    assert_eq!(variables(&[]), (json!("CfnIvsRecording"), json!("30")));
+    let params = [
+        ("MetricsNamespace", "Team/Video"),
+        ("AccessDeniedGraceSeconds", "90"),
+    ];
+    assert_eq!(variables(&params), (json!("Team/Video"), json!("90")));
 }
 
 #[test]
 fn function_settings() {
-    assert_check(
-        "check_function",
-        check_function,
-        &[
-            ("runtime provided.al2", &|t| {
-                function_props(t)["Runtime"] = json!("provided.al2")
-            }),
-            ("x86_64", &|t| {
-                function_props(t)["Architectures"] = json!(["x86_64"])
-            }),
-            ("no architecture (x86_64 by default)", &|t| {
-                function_props(t)
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("Architectures");
-            }),
-            ("handler main", &|t| {
-                function_props(t)["Handler"] = json!("main")
-            }),
-            ("memory 1024", &|t| {
-                function_props(t)["MemorySize"] = json!(1024)
-            }),
-            ("build method makefile", &|t| {
-                t["Resources"]["Function"]["Metadata"]["BuildMethod"] = json!("makefile")
-            }),
-            ("binary cfn-ivs-local", &|t| {
-                t["Resources"]["Function"]["Metadata"]["BuildProperties"]["Binary"] =
-                    json!("cfn-ivs-local")
-            }),
-            ("text logs", &|t| {
-                function_props(t)["LoggingConfig"]["LogFormat"] = json!("Text")
-            }),
-            ("default log group", &|t| {
-                function_props(t)["LoggingConfig"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("LogGroup");
-            }),
-            ("logs kept forever", &|t| {
-                t["Resources"]["LogGroup"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("RetentionInDays");
-            }),
-            ("SAM-generated role", &|t| {
-                function_props(t).as_object_mut().unwrap().remove("Role");
-            }),
-            ("policies on the function", &|t| {
-                function_props(t)["Policies"] = json!(["AWSLambdaBasicExecutionRole"]);
-            }),
-            ("role assumable by EC2 too", &|t| {
-                t["Resources"]["FunctionRole"]["Properties"]["AssumeRolePolicyDocument"]
-                    ["Statement"][0]["Principal"]["Service"] =
-                    json!(["lambda.amazonaws.com", "ec2.amazonaws.com"]);
-            }),
-            ("timeout within the safety margin", &|t| {
-                function_props(t)["Timeout"] = json!(5)
-            }),
-            ("no timeout (3 s default)", &|t| {
-                function_props(t).as_object_mut().unwrap().remove("Timeout");
-            }),
-            ("ServiceTimeout shorter than the function's", &|t| {
-                t["Resources"]["Recording"]["Properties"]["ServiceTimeout"] = json!(60)
-            }),
-            ("a second function", &|t| {
-                t["Resources"]["Other"] = t["Resources"]["Function"].clone();
-            }),
-        ],
+    let t = evaluate(&provider(), &[]);
+    let (_, function) = the_one(&t, "AWS::Serverless::Function");
+    let p = &function["Properties"];
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert_eq!(p["Architectures"], json!(["arm64"]));
+    assert_eq!(p["Handler"], "bootstrap");
+    assert_eq!(p["MemorySize"], 128);
+    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "cfn-ivs-recording"
     );
-}
+    assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
+    let log_group = &t["Resources"][symbol(&p["LoggingConfig"]["LogGroup"]).expect("a log group")];
+    assert_eq!(log_group["Type"], "AWS::Logs::LogGroup");
+    assert!(
+        log_group["Properties"]["RetentionInDays"]
+            .as_i64()
+            .is_some_and(|d| d > 0),
+        "logs kept forever"
+    );
 
-#[test]
-fn example_of_use() {
-    assert_check(
-        "check_example",
-        check_example,
-        &[
-            ("ServiceToken of another function", &|t| {
-                t["Resources"]["Recording"]["Properties"]["ServiceToken"] =
-                    json!("arn:aws:lambda:us-east-1:123456789012:function:other")
-            }),
-            ("Tags as a map", &|t| {
-                t["Resources"]["Recording"]["Properties"]["Tags"] = json!({"team": "video"})
-            }),
-            ("no State output", &|t| {
-                t["Outputs"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("RecordingState");
-            }),
-            ("no RenditionConfiguration", &|t| {
-                t["Resources"]["Recording"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("RenditionConfiguration");
-            }),
-        ],
+    // SAM's generated role would carry AWSLambdaBasicExecutionRole (logs on "*").
+    assert!(
+        p.get("Policies").is_none(),
+        "Policies would go to a role SAM generates"
     );
+    let role = &t["Resources"][symbol(&p["Role"]).expect("an explicit role")];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+    let principals: Vec<&Value> = one_or_many(trust)
+        .into_iter()
+        .flat_map(|s| one_or_many(&s["Principal"]["Service"]))
+        .collect();
+    assert_eq!(
+        principals,
+        [&json!("lambda.amazonaws.com")],
+        "only Lambda assumes the role"
+    );
+
+    // A cap makes Lambda hold throttled asynchronous events and drop them after
+    // MaximumEventAgeInSeconds: the stack would wait, unanswered, until ServiceTimeout.
+    assert!(
+        p.get("ReservedConcurrentExecutions").is_none(),
+        "see the reasoning in template.yaml"
+    );
+
+    // Above the handler's 5 s answer margin plus some work time.
+    let timeout = p["Timeout"]
+        .as_i64()
+        .expect("a Timeout (the default is 3 s)");
+    assert!((15..=900).contains(&timeout), "Timeout {timeout}");
+    let max_age = p["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+        .as_i64()
+        .expect("MaximumEventAgeInSeconds");
+    // An event Lambda starts as late as it may must still be answered before CloudFormation
+    // stops waiting, in the example and in the consumer.
+    for (name, template) in [
+        ("template.yaml", t.clone()),
+        ("examples/consumer.yaml", evaluate(&consumer(), &[])),
+    ] {
+        let customs: Vec<_> = resources_of_type(&template, CUSTOM_TYPE).collect();
+        assert!(!customs.is_empty(), "{name} has no {CUSTOM_TYPE}");
+        for (id, custom) in customs {
+            let service_timeout: i64 = text(&custom["Properties"]["ServiceTimeout"])
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                service_timeout >= max_age + timeout,
+                "{name} {id}: ServiceTimeout {service_timeout} < MaximumEventAgeInSeconds {max_age} + Timeout {timeout}"
+            );
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1108,7 +1314,7 @@ fn example_of_use() {
 // ------------------------------------------------------------------------------------------------
 
 fn event_files() -> Vec<PathBuf> {
-    let dir = root().join("events");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
@@ -1265,8 +1471,7 @@ fn events_are_shaped_like_cloudformation_requests() {
     assert!(problems.is_empty(), "events:\n  {}", problems.join("\n  "));
 
     // The README has a line for each event.
-    let readme =
-        std::fs::read_to_string(root().join("events/README.md")).expect("events/README.md");
+    let readme = read("events/README.md");
     for name in &names {
         assert!(
             readme.contains(name.as_str()),

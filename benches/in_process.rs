@@ -38,9 +38,9 @@ fn parse_properties(c: &mut Criterion) {
 
 fn decide(c: &mut Criterion) {
     let create = request(event(CREATE_EVENT));
-    assert!(matches!(lifecycle::decide(&create), Action::Create { .. }));
+    assert!(matches!(lifecycle::decide(&create, None), Action::Create { .. }));
     c.bench_function("lifecycle::decide (Create)", |b| {
-        b.iter(|| lifecycle::decide(black_box(&create)))
+        b.iter(|| lifecycle::decide(black_box(&create), None))
     });
 
     // The sample's placeholder stands for the ARN its Create answered.
@@ -48,11 +48,11 @@ fn decide(c: &mut Criterion) {
     update["PhysicalResourceId"] = json!(ARN);
     let update = request(update);
     assert!(matches!(
-        lifecycle::decide(&update),
+        lifecycle::decide(&update, None),
         Action::UpdateTags { .. }
     ));
     c.bench_function("lifecycle::decide (Update, tags only)", |b| {
-        b.iter(|| lifecycle::decide(black_box(&update)))
+        b.iter(|| lifecycle::decide(black_box(&update), None))
     });
 }
 

@@ -7,7 +7,7 @@
 use cfn_ivs_recording::event::Request;
 use cfn_ivs_recording::lifecycle::{self, Action};
 use cfn_ivs_recording::properties;
-use cfn_ivs_recording::response::{self, Answer, MAX_BODY};
+use cfn_ivs_recording::answer::{self, Answer, MAX_BODY};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -29,13 +29,13 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let reason = match lifecycle::decide(&request) {
+    let reason = match lifecycle::decide(&request, None) {
         Action::Reject { error } => format!("Invalid properties: {error}"),
         other => format!("would act: {other:?}"),
     };
     let physical_id = lifecycle::fallback_physical_id(&request);
     assert!(!physical_id.is_empty(), "empty fallback PhysicalResourceId");
-    let body = response::body(
+    let body = answer::body(
         &request.identity,
         &Answer::failed(physical_id.clone(), reason),
     );

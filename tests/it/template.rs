@@ -1319,6 +1319,8 @@ fn event_files() -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        // Not an event: the environment `sam local invoke --env-vars` takes.
+        .filter(|p| !p.ends_with("sam-local-env.json"))
         .collect();
     files.sort();
     files

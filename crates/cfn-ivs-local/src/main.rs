@@ -1,9 +1,16 @@
 //! `cfn-ivs-local`: runs the real handler on sample events, against the embedded IVS emulator
 //! (default) or the real IVS of the configured account (`--aws`), and prints each answer that
 //! would reach CloudFormation as pretty JSON on stdout. The handler's logs go to stderr.
+//!
+//! `cfn-ivs-local serve` instead keeps the emulator and a ResponseURL capture running for a
+//! function started some other way (`sam local invoke`, `cargo lambda watch`).
+
+mod capture;
+mod serve;
 
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::{ivs, logging};
+use clap::{Args, Parser, Subcommand};
 use ivs_emulator::{
     self as emulator, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
 };
@@ -16,77 +23,134 @@ use std::time::{Duration, SystemTime};
 /// An event whose PhysicalResourceId is this gets the one of the previous answer in the run.
 const PREVIOUS_ID: &str = "{{PhysicalResourceId}}";
 
-const USAGE: &str = "\
-usage: cfn-ivs-local [options] EVENT.json [EVENT.json ...]
+/// The name of the channel `--channel-on-delete` adds.
+const BLOCKING_CHANNEL: &str = "cfn-ivs-local-channel";
 
-Runs the custom-resource handler on each event in turn and prints the answer it sends to
-CloudFormation. Events share one IVS: an event whose PhysicalResourceId is
-\"{{PhysicalResourceId}}\" gets the PhysicalResourceId of the previous answer.
-
-options (embedded IVS emulator, the default):
-  --stabilize-after SECS   new configurations stay CREATING for SECS seconds (default 0)
-  --create-failed          new configurations end in CREATE_FAILED, as when the S3 bucket is
-                           in another region
-  --creating-forever       new configurations never leave CREATING (shows the deadline)
-  --fail OPERATION=CODE    the next OPERATION call fails with IVS error CODE, e.g.
-                           CreateRecordingConfiguration=ServiceQuotaExceededException
-  --region REGION          the emulator's region (default us-east-1)
-options (all modes):
-  --timeout SECS           the invocation's time, as the function's Lambda timeout (default 60)
-  --aws                    use the real IVS of the configured AWS account and region
-  --send                   with --aws, PUT the answer to the event's own ResponseURL instead
-                           of printing only
-";
-
-#[derive(Debug)]
-struct Options {
-    events: Vec<String>,
-    emulator: EmulatorOptions,
-    faults: Vec<Fault>,
-    timeout: Duration,
-    aws: bool,
-    send: bool,
+/// Runs the custom-resource handler on each event in turn and prints the answer it sends to
+/// CloudFormation.
+///
+/// Events share one IVS: an event whose PhysicalResourceId is "{{PhysicalResourceId}}" gets the
+/// PhysicalResourceId of the previous answer.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cfn-ivs-local",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut options = Options {
-        events: Vec::new(),
-        emulator: EmulatorOptions::default(),
-        faults: Vec::new(),
-        timeout: Duration::from_secs(60),
-        aws: false,
-        send: false,
-    };
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--stabilize-after" => {
-                options.emulator.stabilization =
-                    Stabilization::ActiveAfter(seconds(&value("--stabilize-after")?)?)
-            }
-            "--create-failed" => {
-                options.emulator.stabilization =
-                    Stabilization::CreateFailedAfter(Duration::from_millis(200))
-            }
-            "--creating-forever" => options.emulator.stabilization = Stabilization::CreatingForever,
-            "--fail" => options.faults.push(fault(&value("--fail")?)?),
-            "--region" => options.emulator.region = value("--region")?,
-            "--timeout" => options.timeout = seconds(&value("--timeout")?)?,
-            "--aws" => options.aws = true,
-            "--send" => options.send = true,
-            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
-            event => options.events.push(event.to_string()),
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the IVS emulator and a ResponseURL capture until stopped, for a function run
+    /// elsewhere; prints the environment the function needs, then every answer it PUTs.
+    Serve(serve::ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The events, run in order.
+    #[arg(value_name = "EVENT.json", required = true)]
+    events: Vec<String>,
+    /// The invocation's time in seconds, as the function's Lambda timeout.
+    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "60")]
+    timeout: Duration,
+    /// Use the real IVS of the configured AWS account and region.
+    #[arg(long)]
+    aws: bool,
+    /// With --aws, PUT the answer to the event's own ResponseURL instead of printing only.
+    #[arg(long, requires = "aws")]
+    send: bool,
+    /// Before each Delete, a channel starts recording with the configuration to delete, so the
+    /// Delete meets ConflictException as when a channel still uses it.
+    #[arg(long, conflicts_with = "aws")]
+    channel_on_delete: bool,
+    // Last, because its help heading carries on to the arguments after it.
+    #[command(flatten)]
+    emulator: EmulatorArgs,
+}
+
+/// How the embedded IVS emulator behaves.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Emulated IVS")]
+struct EmulatorArgs {
+    #[command(flatten)]
+    stabilization: StabilizationArgs,
+    /// The next OPERATION call fails with IVS error CODE, e.g.
+    /// CreateRecordingConfiguration=ServiceQuotaExceededException; repeatable.
+    #[arg(long = "fail", value_name = "OPERATION=CODE", value_parser = fault)]
+    faults: Vec<Fault>,
+    /// The emulator's region.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Do not impose IVS's API rate quotas (3 calls per second for most operations).
+    #[arg(long)]
+    no_quotas: bool,
+    /// Every call answers AccessDeniedException for SECS seconds after start, as while a new
+    /// role's permissions propagate.
+    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "0")]
+    access_denied_for: Duration,
+    /// Reads do not see a new configuration for SECS seconds after its create.
+    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "0")]
+    read_lag: Duration,
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct StabilizationArgs {
+    /// New configurations stay CREATING for SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    stabilize_after: Option<Duration>,
+    /// New configurations end in CREATE_FAILED, as when the S3 bucket is in another region.
+    #[arg(long)]
+    create_failed: bool,
+    /// New configurations never leave CREATING (shows the deadline).
+    #[arg(long)]
+    creating_forever: bool,
+}
+
+impl EmulatorArgs {
+    fn options(&self) -> EmulatorOptions {
+        let stabilization = &self.stabilization;
+        let stabilization = if let Some(delay) = stabilization.stabilize_after {
+            Stabilization::ActiveAfter(delay)
+        } else if stabilization.create_failed {
+            // Long enough for the handler to see CREATING first, as it would on IVS.
+            Stabilization::CreateFailedAfter(Duration::from_millis(200))
+        } else if stabilization.creating_forever {
+            Stabilization::CreatingForever
+        } else {
+            Stabilization::Immediate
+        };
+        let defaults = EmulatorOptions::default();
+        EmulatorOptions {
+            region: self.region.clone(),
+            stabilization,
+            quotas: defaults.quotas.filter(|_| !self.no_quotas),
+            access_denied_for: self.access_denied_for,
+            read_lag: self.read_lag,
+            ..defaults
         }
     }
-    if options.events.is_empty() {
-        return Err("no event file given".into());
+
+    /// Starts an emulator with these options (listening on `listen` if given) and the faults.
+    async fn start(&self, listen: Option<std::net::SocketAddr>) -> Result<IvsEmulator, String> {
+        let options = EmulatorOptions {
+            listen,
+            ..self.options()
+        };
+        let started = IvsEmulator::start(options)
+            .await
+            .map_err(|e| format!("cannot start the IVS emulator: {e}"))?;
+        for fault in &self.faults {
+            started.inject(fault.clone());
+        }
+        Ok(started)
     }
-    if options.send && !options.aws {
-        return Err("--send goes with --aws: the emulator's configurations are not real".into());
-    }
-    Ok(options)
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
@@ -115,18 +179,14 @@ fn fault(text: &str) -> Result<Fault, String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("cfn-ivs-local: {message}\n");
-            }
-            eprint!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors exit 2, as clap does by default.
+    let cli = Cli::parse();
     logging::init(std::io::stderr);
-    match run(options).await {
+    let outcome = match cli.command {
+        Some(Command::Serve(args)) => serve::serve(args).await,
+        None => run(cli.run).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("cfn-ivs-local: {message}");
@@ -135,26 +195,21 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(options: Options) -> Result<(), String> {
+async fn run(options: RunArgs) -> Result<(), String> {
     let sink = ResponseSink::start()
         .await
         .map_err(|e| format!("cannot start the response capture: {e}"))?;
     // Kept alive for the whole run: every event talks to the same emulated IVS.
-    let mut _emulator = None;
+    let mut emulated = None;
     let sdk = if options.aws {
         aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
     } else {
-        let started = IvsEmulator::start(options.emulator.clone())
-            .await
-            .map_err(|e| format!("cannot start the IVS emulator: {e}"))?;
-        for fault in &options.faults {
-            started.inject(fault.clone());
-        }
+        let started = options.emulator.start(None).await?;
         let sdk = emulator::sdk_config_for(&started.endpoint_url(), &options.emulator.region);
-        _emulator = Some(started);
+        emulated = Some(started);
         sdk
     };
-    let handler = Handler::new(ivs::client(&sdk), HandlerConfig::default());
+    let handler = Handler::new(ivs::SdkIvs::new(&sdk), HandlerConfig::default());
     let mut previous_id: Option<String> = None;
     for path in &options.events {
         let mut event = read_event(path)?;
@@ -163,6 +218,12 @@ async fn run(options: Options) -> Result<(), String> {
                 "{path} asks for the PhysicalResourceId of a previous answer, but it is the first event"
             ))?;
             event["PhysicalResourceId"] = Value::String(id);
+        }
+        if let Some(emulated) = emulated.as_ref().filter(|_| options.channel_on_delete) {
+            if event["RequestType"] == "Delete" {
+                let arn = event["PhysicalResourceId"].as_str().unwrap_or_default();
+                emulated.add_channel(BLOCKING_CHANNEL, arn);
+            }
         }
         if !options.send {
             let name = Path::new(path)
@@ -201,4 +262,79 @@ fn read_event(path: &str) -> Result<Value, String> {
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("a JSON value always prints")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cfn-ivs-local").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn emulator_options_map_onto_the_emulator() {
+        let cli = parse(&[
+            "--no-quotas",
+            "--access-denied-for",
+            "2.5",
+            "--read-lag",
+            "1",
+            "--region",
+            "eu-west-1",
+            "--stabilize-after",
+            "3",
+            "event.json",
+        ])
+        .unwrap();
+        let options = cli.run.emulator.options();
+        assert_eq!(options.quotas, None);
+        assert_eq!(options.access_denied_for, Duration::from_millis(2500));
+        assert_eq!(options.read_lag, Duration::from_secs(1));
+        assert_eq!(options.region, "eu-west-1");
+        assert_eq!(
+            options.stabilization,
+            Stabilization::ActiveAfter(Duration::from_secs(3))
+        );
+
+        let defaults = parse(&["event.json"]).unwrap().run.emulator.options();
+        assert_eq!(defaults.quotas, EmulatorOptions::default().quotas);
+        assert!(defaults.quotas.is_some());
+        assert_eq!(defaults.stabilization, Stabilization::Immediate);
+        assert_eq!(defaults.access_denied_for, Duration::ZERO);
+    }
+
+    #[test]
+    fn usage_errors_are_refused() {
+        use clap::error::ErrorKind;
+        let kind = |args: &[&str]| parse(args).unwrap_err().kind();
+        assert_eq!(kind(&[]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            kind(&["--send", "e.json"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["--create-failed", "--creating-forever", "e.json"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["--fail", "Nothing=X", "e.json"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["--timeout=-1", "e.json"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(kind(&["serve", "e.json"]), ErrorKind::UnknownArgument);
+        assert!(matches!(
+            parse(&["serve", "--read-lag", "2"]).unwrap().command,
+            Some(Command::Serve(_))
+        ));
+    }
 }

@@ -172,3 +172,20 @@ fn usage_errors_exit_2_and_a_first_event_asking_for_a_previous_id_fails() {
         r.stderr
     );
 }
+
+#[test]
+fn channel_on_delete_makes_the_delete_meet_a_channel_and_name_it() {
+    let r = run(&[
+        "--channel-on-delete",
+        "--timeout",
+        "12",
+        "events/create.json",
+        "events/delete.json",
+    ]);
+    assert!(r.success, "{}", r.stderr);
+    assert_eq!(r.answers[0]["Status"], "SUCCESS");
+    assert_eq!(r.answers[1]["Status"], "FAILED");
+    let reason = reason(&r.answers[1]);
+    assert!(reason.contains("ConflictException"), "{reason}");
+    assert!(reason.contains("cfn-ivs-local-channel"), "{reason}");
+}

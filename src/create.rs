@@ -57,18 +57,17 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
             Err(FirstStep::Unknown(e)) => return self.no_time(self.sweep(e.to_string()).await),
         };
         let arn = current.arn.clone();
-        let active = match stabilize::wait_until_active(self.calls, current, created_at, self.poll)
-            .await
-        {
-            Ok(active) => active,
-            Err(e) => {
-                let reason = match &e {
-                    StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
-                    other => other.to_string(),
-                };
-                return self.no_time(self.clean_up(&arn, reason).await);
-            }
-        };
+        let active =
+            match stabilize::wait_until_active(self.calls, current, created_at, self.poll).await {
+                Ok(active) => active,
+                Err(e) => {
+                    let reason = match &e {
+                        StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
+                        other => other.to_string(),
+                    };
+                    return self.no_time(self.clean_up(&arn, reason).await);
+                }
+            };
         let time_to_active = started.elapsed();
         let mut kept = self.settle(active, created_at).await;
         if kept.state != State::Active {
@@ -78,7 +77,11 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
                 .await
             {
                 Ok(active) => active,
-                Err(e) => return self.no_time(self.failed(format!("{e} (created by a concurrent delivery of this request; {arn} is left to it)"))),
+                Err(e) => {
+                    return self.no_time(self.failed(format!(
+                    "{e} (created by a concurrent delivery of this request; {arn} is left to it)"
+                )))
+                }
             };
         }
         info!(arn = %kept.arn, "active");
@@ -176,7 +179,9 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
     /// After a create call whose outcome is unknown (a timeout, a server error): IVS may have
     /// made the configuration all the same, so look for it by the request marker and delete it.
     async fn sweep(&self, reason: String) -> Answer {
-        let cleanup = self.calls.with_deadline(self.calls.deadline().for_cleanup());
+        let cleanup = self
+            .calls
+            .with_deadline(self.calls.deadline().for_cleanup());
         match cleanup.find_by_request(self.request_id).await {
             Ok(found) => match found.first() {
                 None => self.failed(format!("{reason}. No configuration was made")),
@@ -191,15 +196,17 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
 
     /// After a create went wrong: delete what was made, then say what is left.
     async fn clean_up(&self, arn: &str, reason: String) -> Answer {
-        let cleanup = self.calls.with_deadline(self.calls.deadline().for_cleanup());
+        let cleanup = self
+            .calls
+            .with_deadline(self.calls.deadline().for_cleanup());
         match cleanup.delete(arn).await {
             Ok(()) => {
                 info!(arn, "deleted the configuration that did not become ACTIVE");
                 self.failed(format!("{reason}. It was deleted; nothing is left behind"))
             }
-            Err(e) if e.is_not_found() => {
-                self.failed(format!("{reason}. It no longer exists; nothing is left behind"))
-            }
+            Err(e) if e.is_not_found() => self.failed(format!(
+                "{reason}. It no longer exists; nothing is left behind"
+            )),
             Err(e) if self.replacing => self.failed(format!(
                 "{reason}. Deleting it failed ({e}): delete recording configuration {arn} by hand"
             )),
@@ -261,7 +268,12 @@ mod tests {
     async fn the_happy_path_lists_twice_creates_once_and_answers_the_arn() {
         let ivs = FakeIvs::new().stabilizing(2, State::Active);
         let done = run(&ivs, false).await;
-        assert_eq!(done.answer.status, AnswerStatus::Success, "{:?}", done.answer);
+        assert_eq!(
+            done.answer.status,
+            AnswerStatus::Success,
+            "{:?}",
+            done.answer
+        );
         assert_eq!(ivs.arns(), vec![done.answer.physical_resource_id.clone()]);
         assert_eq!(done.answer.data["State"], "ACTIVE");
         assert_eq!(ivs.count(Operation::List), 2);
@@ -284,7 +296,12 @@ mod tests {
     async fn reads_that_lag_the_create_are_waited_for_and_nothing_is_deleted() {
         let ivs = FakeIvs::new().stabilizing(1, State::Active).lagging(4);
         let done = run(&ivs, false).await;
-        assert_eq!(done.answer.status, AnswerStatus::Success, "{:?}", done.answer);
+        assert_eq!(
+            done.answer.status,
+            AnswerStatus::Success,
+            "{:?}",
+            done.answer
+        );
         assert_eq!(ivs.arns().len(), 1);
         assert_eq!(ivs.count(Operation::Delete), 0);
     }
@@ -295,7 +312,11 @@ mod tests {
         let started = std::time::Instant::now();
         let done = run(&ivs, false).await;
         assert_eq!(done.answer.status, AnswerStatus::Failed);
-        assert!(done.answer.reason.contains("disappeared"), "{}", done.answer.reason);
+        assert!(
+            done.answer.reason.contains("disappeared"),
+            "{}",
+            done.answer.reason
+        );
         assert!(started.elapsed() >= fast_poll().read_lag_grace);
     }
 
@@ -343,10 +364,7 @@ mod tests {
             replacing: false,
             poll: fast_poll(),
         };
-        let mine = ivs
-            .create(&spec, &Marker::now("req-1"))
-            .await
-            .unwrap();
+        let mine = ivs.create(&spec, &Marker::now("req-1")).await.unwrap();
         let kept = flow.settle(mine.clone(), Instant::now()).await;
         assert_eq!(kept.arn, mine.arn);
         // Three Lists that did not show it yet, one that did.
@@ -367,7 +385,9 @@ mod tests {
         let done = run(&ivs, false).await;
         assert_eq!(done.answer.status, AnswerStatus::Failed);
         assert!(
-            done.answer.reason.ends_with("It was deleted; nothing is left behind"),
+            done.answer
+                .reason
+                .ends_with("It was deleted; nothing is left behind"),
             "{}",
             done.answer.reason
         );
@@ -416,7 +436,11 @@ mod tests {
             let left = ivs.arns();
             assert_eq!(left.len(), 1);
             if replacing {
-                assert!(done.answer.reason.contains("by hand"), "{}", done.answer.reason);
+                assert!(
+                    done.answer.reason.contains("by hand"),
+                    "{}",
+                    done.answer.reason
+                );
                 assert_eq!(
                     done.answer.physical_resource_id,
                     "stack-Recording-failed-create-req-1"

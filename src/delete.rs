@@ -62,22 +62,32 @@ pub async fn delete<A: IvsApi>(
     }
     let conflict = conflict.map(|e| e.to_string()).unwrap_or_default();
     let cleanup = calls.with_deadline(calls.deadline().for_cleanup());
-    let channels = match cleanup
-        .channels_using(arn, CHANNELS_NAMED as i32 + 1)
-        .await
-    {
+    let channels = match cleanup.channels_using(arn, CHANNELS_NAMED as i32 + 1).await {
         Ok(channels) if !channels.is_empty() => {
             let named: Vec<String> = channels
                 .iter()
                 .take(CHANNELS_NAMED)
-                .map(|c| format!("{} ({})", if c.name.is_empty() { "(no name)" } else { &c.name }, c.arn))
+                .map(|c| {
+                    format!(
+                        "{} ({})",
+                        if c.name.is_empty() {
+                            "(no name)"
+                        } else {
+                            &c.name
+                        },
+                        c.arn
+                    )
+                })
                 .collect();
             let more = if channels.len() > CHANNELS_NAMED {
                 " and more"
             } else {
                 ""
             };
-            format!("Channels still recording with it: {}{more}. ", named.join(", "))
+            format!(
+                "Channels still recording with it: {}{more}. ",
+                named.join(", ")
+            )
         }
         Ok(_) => String::new(),
         Err(e) => {
@@ -144,7 +154,9 @@ mod tests {
     async fn more_channels_than_the_bound_are_cut_with_and_more() {
         let (ivs, arn) = blocked(CHANNELS_NAMED + 3);
         let answer = delete_of(&ivs, &arn).await;
-        assert!(answer.reason.contains(&format!("live-{}", CHANNELS_NAMED - 1)));
+        assert!(answer
+            .reason
+            .contains(&format!("live-{}", CHANNELS_NAMED - 1)));
         assert!(!answer.reason.contains(&format!("live-{}", CHANNELS_NAMED)));
         assert!(answer.reason.contains(" and more."), "{}", answer.reason);
     }
@@ -154,7 +166,10 @@ mod tests {
         let (ivs, arn) = blocked(1);
         ivs.script(
             Operation::ListChannels,
-            Step::Fail(service_error(Operation::ListChannels, "ValidationException")),
+            Step::Fail(service_error(
+                Operation::ListChannels,
+                "ValidationException",
+            )),
         );
         let answer = delete_of(&ivs, &arn).await;
         assert!(answer.reason.starts_with("A channel still references"));
@@ -165,7 +180,11 @@ mod tests {
     #[tokio::test]
     async fn a_delete_of_something_gone_succeeds() {
         let ivs = FakeIvs::new();
-        let answer = delete_of(&ivs, "arn:aws:ivs:us-east-1:123456789012:recording-configuration/gone").await;
+        let answer = delete_of(
+            &ivs,
+            "arn:aws:ivs:us-east-1:123456789012:recording-configuration/gone",
+        )
+        .await;
         assert_eq!(answer.status, AnswerStatus::Success);
         assert!(answer.reason.ends_with("was already gone"));
     }

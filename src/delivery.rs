@@ -380,7 +380,8 @@ mod tests {
             fn poll_frame(
                 mut self: std::pin::Pin<&mut Self>,
                 _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>>
+            {
                 self.1 += 1;
                 assert!(self.1 <= 5, "read past the limit: frame {}", self.1);
                 std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))

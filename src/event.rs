@@ -257,6 +257,17 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_event_never_quotes_its_response_url() {
+        for request_type in ["Replace", "create"] {
+            let mut v = event("Create");
+            v["RequestType"] = json!(request_type);
+            v["ResponseURL"] = json!("https://b.s3.amazonaws.com/x?X-Amz-Signature=SECRET");
+            let e = Request::parse(v).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+    }
+
+    #[test]
     fn empty_or_oversized_echo_fields_are_refused() {
         let mut v = event("Create");
         v["ResponseURL"] = json!("");

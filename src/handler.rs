@@ -410,14 +410,59 @@ mod tests {
         let (answer, _) = h.answer(&create_request(), deadline(2_000), None).await;
         assert_eq!(answer.status, AnswerStatus::Failed);
         assert!(
-            answer.reason.contains("panicked: scripted panic in GetRecordingConfiguration")
+            answer
+                .reason
+                .contains("panicked: scripted panic in GetRecordingConfiguration")
                 && answer.reason.ends_with("Nothing it made is left behind"),
             "{}",
             answer.reason
         );
-        assert_eq!(answer.physical_resource_id, "demo-Recording-failed-create-req-1");
+        assert_eq!(
+            answer.physical_resource_id,
+            "demo-Recording-failed-create-req-1"
+        );
         assert_eq!(h.ivs.count(Operation::Create), 1);
         assert!(h.ivs.arns().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_configuration_of_another_account_is_never_sent_to_ivs() {
+        let h = handler(FakeIvs::new());
+        let home = Home::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:f");
+        let foreign = "arn:aws:ivs:us-east-1:999999999999:recording-configuration/AbCd";
+        let mut event = json!({
+            "RequestType": "Delete",
+            "ResponseURL": "https://bucket.s3.amazonaws.com/x?sig=1",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/guid",
+            "RequestId": "req-2",
+            "ResourceType": "Custom::IvsRecordingConfiguration",
+            "LogicalResourceId": "Recording",
+            "PhysicalResourceId": foreign,
+            "ResourceProperties": {}
+        });
+        let delete = Arc::new(Request::parse(event.clone()).unwrap());
+        let (answer, _) = h.answer(&delete, deadline(2_000), home.clone()).await;
+        assert_eq!(answer.status, AnswerStatus::Success);
+        assert_eq!(answer.physical_resource_id, foreign);
+        assert!(
+            answer
+                .reason
+                .starts_with("Nothing of this resource's to delete")
+                && answer.reason.contains("its account is 999999999999"),
+            "{}",
+            answer.reason
+        );
+        event["RequestType"] = json!("Update");
+        event["OldResourceProperties"] = json!({});
+        let update = Arc::new(Request::parse(event).unwrap());
+        let (answer, _) = h.answer(&update, deadline(2_000), home).await;
+        assert_eq!(answer.status, AnswerStatus::Failed);
+        assert!(
+            answer.reason.contains("manages only its own"),
+            "{}",
+            answer.reason
+        );
+        assert_eq!(h.ivs.call_count().attempts, 0, "a foreign ARN reached IVS");
     }
 
     #[tokio::test]

@@ -14,10 +14,8 @@ use aws_sdk_ivs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ivs::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub use aws_sdk_ivs::types::RecordingConfigurationState as State;
 use aws_sdk_ivs::types::{
-    DestinationConfiguration, RecordingConfiguration, RecordingMode, RenditionConfiguration,
-    RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
-    S3DestinationConfiguration, ThumbnailConfiguration, ThumbnailConfigurationResolution,
-    ThumbnailConfigurationStorage,
+    DestinationConfiguration, RecordingConfiguration, RenditionConfiguration,
+    S3DestinationConfiguration, ThumbnailConfiguration,
 };
 use aws_sdk_ivs::Client;
 use std::collections::BTreeMap;
@@ -195,8 +193,13 @@ impl IvsError {
 
     /// Over IVS's rate quota: asking again later will do.
     pub fn is_throttle(&self) -> bool {
-        matches!(self, IvsError::Other { status: Some(429), .. })
-            || self.code() == Some("ThrottlingException")
+        matches!(
+            self,
+            IvsError::Other {
+                status: Some(429),
+                ..
+            }
+        ) || self.code() == Some("ThrottlingException")
     }
 
     /// IAM said no: a missing permission, or one still propagating.
@@ -312,8 +315,11 @@ pub trait IvsApi: Send + Sync + 'static {
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), IvsError>> + Send;
     /// Removes tags.
-    fn untag(&self, arn: &str, keys: &[String])
-        -> impl Future<Output = Result<(), IvsError>> + Send;
+    fn untag(
+        &self,
+        arn: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), IvsError>> + Send;
     /// Up to `max` channels that record with configuration `arn`.
     fn channels_using(
         &self,
@@ -477,17 +483,21 @@ impl IvsApi for SdkIvs {
                 .send()
                 .await
                 .map_err(|e| IvsError::from_sdk(Operation::List, e))?;
-            found.extend(page.recording_configurations().iter().filter_map(|summary| {
-                let marker = Marker::parse(summary.tags()?.get(MARKER_TAG)?)?;
-                Some(Marked {
-                    configuration: Configuration {
-                        arn: summary.arn().to_string(),
-                        name: summary.name().unwrap_or_default().to_string(),
-                        state: summary.state().clone(),
-                    },
-                    marker,
-                })
-            }));
+            found.extend(
+                page.recording_configurations()
+                    .iter()
+                    .filter_map(|summary| {
+                        let marker = Marker::parse(summary.tags()?.get(MARKER_TAG)?)?;
+                        Some(Marked {
+                            configuration: Configuration {
+                                arn: summary.arn().to_string(),
+                                name: summary.name().unwrap_or_default().to_string(),
+                                state: summary.state().clone(),
+                            },
+                            marker,
+                        })
+                    }),
+            );
             match page.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
                 _ => return Ok(found),
@@ -571,14 +581,10 @@ fn thumbnail(spec: &RecordingSpec) -> Option<ThumbnailConfiguration> {
     let t = spec.thumbnail.as_ref()?;
     Some(
         ThumbnailConfiguration::builder()
-            .set_recording_mode(t.recording_mode.map(RecordingMode::from))
+            .set_recording_mode(t.recording_mode.clone())
             .set_target_interval_seconds(t.target_interval_seconds)
-            .set_resolution(t.resolution.map(ThumbnailConfigurationResolution::from))
-            .set_storage(t.storage.as_ref().map(|s| {
-                s.iter()
-                    .map(|v| ThumbnailConfigurationStorage::from(*v))
-                    .collect()
-            }))
+            .set_resolution(t.resolution.clone())
+            .set_storage(t.storage.clone())
             .build(),
     )
 }
@@ -587,15 +593,8 @@ fn rendition(spec: &RecordingSpec) -> Option<RenditionConfiguration> {
     let r = spec.rendition.as_ref()?;
     Some(
         RenditionConfiguration::builder()
-            .set_rendition_selection(
-                r.selection
-                    .map(RenditionConfigurationRenditionSelection::from),
-            )
-            .set_renditions(r.renditions.as_ref().map(|list| {
-                list.iter()
-                    .map(|v| RenditionConfigurationRendition::from(*v))
-                    .collect()
-            }))
+            .set_rendition_selection(r.selection.clone())
+            .set_renditions(r.renditions.clone())
             .build(),
     )
 }

@@ -2,8 +2,8 @@
 //! so that each rule is tested without a server.
 
 use crate::event::{Identity, Request, RequestKind, MAX_PHYSICAL_ID};
-use crate::ownership::{Home, Mismatch};
 use crate::ownership::MARKER_TAG;
+use crate::ownership::{Home, Mismatch};
 use crate::properties::{self, PropertyError, RecordingSpec};
 use std::collections::BTreeMap;
 
@@ -274,14 +274,26 @@ mod tests {
             }
             other => panic!("expected Foreign, got {other:?}"),
         }
-        let update = update(foreign, props("bucket", json!({})), props("bucket", json!({"a": "1"})));
+        let update = update(
+            foreign,
+            props("bucket", json!({})),
+            props("bucket", json!({"a": "1"})),
+        );
         assert!(matches!(decide_here(&update), Action::Foreign { .. }));
         assert_eq!(
             decide_here(&delete(ARN)),
             Action::Delete { arn: ARN.into() }
         );
-        assert_eq!(decide(&delete(foreign), None), Action::Delete { arn: foreign.into() });
-        assert_eq!(decide_here(&delete("stack-Recording-failed-create-r")), Action::NothingToDelete);
+        assert_eq!(
+            decide(&delete(foreign), None),
+            Action::Delete {
+                arn: foreign.into()
+            }
+        );
+        assert_eq!(
+            decide_here(&delete("stack-Recording-failed-create-r")),
+            Action::NothingToDelete
+        );
     }
 
     #[test]

@@ -166,9 +166,8 @@ mod tests {
 
     #[test]
     fn home_comes_from_the_function_arn_and_names_the_first_mismatch() {
-        let home =
-            Home::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:f:live")
-                .unwrap();
+        let home = Home::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:f:live")
+            .unwrap();
         assert_eq!(home.region, "us-east-1");
         assert_eq!(home.account, "123456789012");
         let own = "arn:aws:ivs:us-east-1:123456789012:recording-configuration/abc";

@@ -6,6 +6,10 @@
 //! the native list of `{Key, Value}` or as a `{key: value}` map.
 
 use crate::ownership::MARKER_TAG;
+use aws_sdk_ivs::types::{
+    RecordingMode, RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
+    ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -67,22 +71,22 @@ pub struct RecordingSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ThumbnailSpec {
     /// Whether thumbnails are taken at intervals or not at all; one of [`RECORDING_MODES`].
-    pub recording_mode: Option<&'static str>,
+    pub recording_mode: Option<RecordingMode>,
     /// Seconds, 1 to 60, between thumbnails; only with the INTERVAL mode.
     pub target_interval_seconds: Option<i64>,
     /// The thumbnails' resolution; one of [`RESOLUTIONS`].
-    pub resolution: Option<&'static str>,
+    pub resolution: Option<ThumbnailConfigurationResolution>,
     /// Whether every thumbnail is kept, only the latest, or both; entries of [`STORAGES`].
-    pub storage: Option<Vec<&'static str>>,
+    pub storage: Option<Vec<ThumbnailConfigurationStorage>>,
 }
 
 /// The validated `RenditionConfiguration`: which of the stream's renditions IVS records.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenditionSpec {
     /// Record all renditions, none, or those listed; one of [`RENDITION_SELECTIONS`].
-    pub selection: Option<&'static str>,
+    pub selection: Option<RenditionConfigurationRenditionSelection>,
     /// The renditions to record with the CUSTOM selection; entries of [`RENDITIONS`].
-    pub renditions: Option<Vec<&'static str>>,
+    pub renditions: Option<Vec<RenditionConfigurationRendition>>,
 }
 
 impl RecordingSpec {
@@ -295,10 +299,14 @@ fn thumbnail(value: &Value) -> Result<ThumbnailSpec, PropertyError> {
         enum_list(v, "ThumbnailConfiguration.Storage", STORAGES, true)
     })?;
     Ok(ThumbnailSpec {
-        recording_mode,
+        recording_mode: recording_mode.map(RecordingMode::from),
         target_interval_seconds,
-        resolution,
-        storage,
+        resolution: resolution.map(ThumbnailConfigurationResolution::from),
+        storage: storage.map(|s| {
+            s.into_iter()
+                .map(ThumbnailConfigurationStorage::from)
+                .collect()
+        }),
     })
 }
 
@@ -321,8 +329,12 @@ fn rendition(value: &Value) -> Result<RenditionSpec, PropertyError> {
         return Err(PropertyError::CustomWithoutRenditions);
     }
     Ok(RenditionSpec {
-        selection,
-        renditions,
+        selection: selection.map(RenditionConfigurationRenditionSelection::from),
+        renditions: renditions.map(|r| {
+            r.into_iter()
+                .map(RenditionConfigurationRendition::from)
+                .collect()
+        }),
     })
 }
 
@@ -656,9 +668,21 @@ mod tests {
         assert_eq!(spec.recording_reconnect_window_seconds, Some(30));
         let t = spec.thumbnail.unwrap();
         assert_eq!(t.target_interval_seconds, Some(20));
-        assert_eq!(t.resolution, Some("HD"));
-        assert_eq!(t.storage, Some(vec!["SEQUENTIAL", "LATEST"]));
-        assert_eq!(spec.rendition.unwrap().renditions, Some(vec!["HD", "SD"]));
+        assert_eq!(t.resolution, Some(ThumbnailConfigurationResolution::Hd));
+        assert_eq!(
+            t.storage,
+            Some(vec![
+                ThumbnailConfigurationStorage::Sequential,
+                ThumbnailConfigurationStorage::Latest
+            ])
+        );
+        assert_eq!(
+            spec.rendition.unwrap().renditions,
+            Some(vec![
+                RenditionConfigurationRendition::Hd,
+                RenditionConfigurationRendition::Sd
+            ])
+        );
         assert_eq!(spec.tags.get("team").map(String::as_str), Some("video"));
         assert_eq!(spec.tags.len(), 2);
     }

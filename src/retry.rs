@@ -186,7 +186,10 @@ impl<'a, A: IvsApi> Calls<'a, A> {
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert_with(Instant::now);
                 let delay = denied.next_delay();
-                let grace_left = self.policy.access_denied_grace.saturating_sub(first.elapsed());
+                let grace_left = self
+                    .policy
+                    .access_denied_grace
+                    .saturating_sub(first.elapsed());
                 if grace_left < delay || self.deadline.work_left() <= delay {
                     let message = match &error {
                         IvsError::Service { message, .. } => message.clone(),

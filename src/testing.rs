@@ -3,9 +3,7 @@
 
 use crate::backoff::{BackoffPolicy, Jitter};
 use crate::deadline::Deadline;
-use crate::ivs::{
-    CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation, State,
-};
+use crate::ivs::{CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation, State};
 use crate::ownership::Marker;
 use crate::properties::RecordingSpec;
 use crate::retry::CallPolicy;

@@ -12,6 +12,10 @@ use cfn_ivs_recording::properties::{
     RENDITION_SELECTIONS, RESOLUTIONS, STORAGES,
 };
 use cfn_ivs_recording::answer::{self, Answer, AnswerStatus, MAX_BODY};
+use aws_sdk_ivs::types::{
+    RecordingMode, RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
+    ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
+};
 use cfn_ivs_recording::ownership::MARKER_TAG;
 use cfn_ivs_recording::{event::Identity, lifecycle};
 use proptest::prelude::*;
@@ -603,21 +607,21 @@ impl ValidModel {
                 .thumbnail
                 .as_ref()
                 .map(|(mode, interval, resolution, storage)| ThumbnailSpec {
-                    recording_mode: mode.map(|m| RECORDING_MODES[m]),
+                    recording_mode: mode.map(|m| RecordingMode::from(RECORDING_MODES[m])),
                     target_interval_seconds: *interval,
-                    resolution: resolution.map(|r| RESOLUTIONS[r]),
+                    resolution: resolution.map(|r| ThumbnailConfigurationResolution::from(RESOLUTIONS[r])),
                     storage: storage
                         .as_ref()
-                        .map(|s| s.iter().map(|i| STORAGES[*i]).collect()),
+                        .map(|s| s.iter().map(|i| ThumbnailConfigurationStorage::from(STORAGES[*i])).collect()),
                 }),
             rendition: self
                 .rendition
                 .as_ref()
                 .map(|(selection, renditions)| RenditionSpec {
-                    selection: selection.map(|s| RENDITION_SELECTIONS[s]),
+                    selection: selection.map(|s| RenditionConfigurationRenditionSelection::from(RENDITION_SELECTIONS[s])),
                     renditions: renditions
                         .as_ref()
-                        .map(|l| l.iter().map(|i| RENDITIONS[*i]).collect()),
+                        .map(|l| l.iter().map(|i| RenditionConfigurationRendition::from(RENDITIONS[*i])).collect()),
                 }),
             tags: self.tags.clone(),
         }

@@ -167,7 +167,9 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
 async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
     for format in ["JSON", "Text"] {
         let api = RuntimeApi::start().await.unwrap();
-        let ivs = IvsEmulator::start(EmulatorOptions::default()).await.unwrap();
+        let ivs = IvsEmulator::start(EmulatorOptions::default())
+            .await
+            .unwrap();
         let sink = ResponseSink::start().await.unwrap();
         let function = FunctionProcess::start(
             &api,
@@ -187,7 +189,10 @@ async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
         let update = puts[1].json();
         assert_eq!(update["Status"], "FAILED");
         assert!(
-            update["Reason"].as_str().unwrap().contains("its account is 999999999999"),
+            update["Reason"]
+                .as_str()
+                .unwrap()
+                .contains("its account is 999999999999"),
             "{update}"
         );
         api.wait_for_results(2, Duration::from_secs(5)).await;
@@ -225,5 +230,76 @@ async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
         assert_eq!(records[1]["RequestType"], "Update");
         assert_eq!(records[1]["Outcome"], "FAILED");
         assert_eq!(records[1]["IvsCalls"], 0, "a foreign ARN reached IVS");
+    }
+}
+
+/// `sam local invoke` as far as it runs without Docker: the built binary with the environment
+/// SAM would give it (`AWS_SAM_LOCAL=true` and `events/sam-local-env.json`, with the host mapped
+/// to this machine) on `events/local/sam-create.json`. Its ResponseURL is plain http to a host
+/// the function does not take for loopback, as `host.docker.internal` is inside SAM's
+/// container: here `[::ffff:127.0.0.1]`, which still leads only to this machine. Without
+/// `AWS_SAM_LOCAL` the same event is refused before any IVS call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_sam_local_a_plain_http_response_url_of_another_host_is_answered() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(path)).unwrap()).unwrap()
+    };
+    let env_file = read("events/sam-local-env.json");
+    let sam_event = read("events/local/sam-create.json");
+    for sam_local in [true, false] {
+        let mut event = sam_event.clone();
+        let api = RuntimeApi::start().await.unwrap();
+        let ivs = IvsEmulator::start(EmulatorOptions::default())
+            .await
+            .unwrap();
+        let sink = ResponseSink::start().await.unwrap();
+        let mut env: Vec<(String, String)> = env_file["Function"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let v = v.as_str().unwrap();
+                (
+                    k.clone(),
+                    v.replace("http://host.docker.internal:9000", &ivs.endpoint_url()),
+                )
+            })
+            .collect();
+        if sam_local {
+            env.push(("AWS_SAM_LOCAL".into(), "true".into()));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let function = FunctionProcess::start(&api, &ivs, &env);
+        let sam_url = event["ResponseURL"].as_str().unwrap().to_string();
+        let path = sam_url
+            .strip_prefix("http://host.docker.internal:9001")
+            .expect("the event answers to the serve capture through Docker's host name");
+        event["ResponseURL"] = json!(sink
+            .url(path)
+            .replace("http://127.0.0.1:", "http://[::ffff:127.0.0.1]:"));
+        api.enqueue(invocation("inv-sam", event));
+        let results = api.wait_for_results(1, Duration::from_secs(20)).await;
+        let logs = function.logs();
+        if sam_local {
+            let puts = sink.received();
+            assert_eq!(puts.len(), 1, "{results:?}\n{logs}");
+            assert_eq!(puts[0].json()["Status"], "SUCCESS", "{}", puts[0].body);
+            assert_eq!(ivs.configurations().len(), 1);
+            assert!(logs.contains("plain http"), "{logs}");
+        } else {
+            assert!(sink.received().is_empty());
+            assert!(
+                ivs.requests().is_empty(),
+                "IVS was called for an unanswerable event"
+            );
+            match &results[0].0 {
+                InvocationResult::Error { body, .. } => assert_eq!(
+                    serde_json::from_str::<Value>(body).unwrap()["errorType"],
+                    "InvalidResponseURL"
+                ),
+                other => panic!("expected the runtime error, got {other:?}"),
+            }
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! The time an invocation has: Lambda's deadline, less a safety margin kept for answering
 //! CloudFormation, so that slow IVS calls end in a FAILED answer rather than in silence.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// 2001-09-09: no Lambda deadline is older, and no sensible timeout is longer.
+const NOT_A_WALL_CLOCK_TIME: Duration = Duration::from_secs(1_000_000_000);
 
 /// The time budget of one invocation, split into IVS work time and a margin kept for answering.
 #[derive(Clone, Copy, Debug)]
@@ -13,12 +16,28 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// `lambda_deadline` is the wall-clock deadline the runtime gives with each event.
+    /// `lambda_deadline` is the deadline the runtime gives with each event: a wall-clock time
+    /// from Lambda, or, from a local Runtime API that sends a timeout instead (cargo lambda
+    /// watch sends 600000), a time in 1970 that [`Deadline::is_relative`] recognises and that is
+    /// read as that much time from now.
     pub fn from_lambda(lambda_deadline: SystemTime, safety_margin: Duration) -> Self {
-        let left = lambda_deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        let left = if Self::is_relative(lambda_deadline) {
+            lambda_deadline
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+        } else {
+            lambda_deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        };
         Self::after(left, safety_margin)
+    }
+
+    /// Whether a runtime's deadline is no wall-clock time (before 2001) but a timeout.
+    pub fn is_relative(lambda_deadline: SystemTime) -> bool {
+        lambda_deadline
+            .duration_since(UNIX_EPOCH)
+            .is_ok_and(|since| since < NOT_A_WALL_CLOCK_TIME)
     }
 
     /// A deadline `left` from now, of which the last `safety_margin` is kept for the answer.
@@ -100,6 +119,17 @@ mod tests {
         );
         let fresh = Deadline::after(Duration::from_secs(60), Duration::from_secs(5));
         assert!(fresh.for_cleanup().work_left() > Duration::from_secs(54));
+    }
+
+    #[test]
+    fn a_timeout_sent_as_the_deadline_counts_from_now() {
+        // What cargo lambda watch sends: 600000 "milliseconds since the epoch".
+        let cargo_lambda = UNIX_EPOCH + Duration::from_millis(600_000);
+        assert!(Deadline::is_relative(cargo_lambda));
+        let d = Deadline::from_lambda(cargo_lambda, Duration::from_secs(5));
+        assert!(d.hard_left() > Duration::from_secs(599));
+        assert!(d.work_left() <= Duration::from_secs(595));
+        assert!(!Deadline::is_relative(SystemTime::now()));
     }
 
     #[test]

@@ -158,6 +158,9 @@ impl<A: IvsApi> Handler<A> {
                 error!(error = %e, "refused event");
                 HandlerError::ResponseUrl(e)
             })?;
+        if Deadline::is_relative(lambda_deadline) {
+            warn!("the runtime's deadline is a timeout, not a time (a local Runtime API such as cargo lambda watch): counting it from now");
+        }
         let deadline = Deadline::from_lambda(lambda_deadline, self.config.safety_margin);
         let span = info_span!(
             "request",

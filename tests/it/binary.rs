@@ -262,7 +262,7 @@ async fn under_sam_local_a_plain_http_response_url_of_another_host_is_answered()
                 let v = v.as_str().unwrap();
                 (
                     k.clone(),
-                    v.replace("http://host.docker.internal:9000", &ivs.endpoint_url()),
+                    v.replace("http://host.docker.internal:9100", &ivs.endpoint_url()),
                 )
             })
             .collect();
@@ -273,7 +273,7 @@ async fn under_sam_local_a_plain_http_response_url_of_another_host_is_answered()
         let function = FunctionProcess::start(&api, &ivs, &env);
         let sam_url = event["ResponseURL"].as_str().unwrap().to_string();
         let path = sam_url
-            .strip_prefix("http://host.docker.internal:9001")
+            .strip_prefix("http://host.docker.internal:9101")
             .expect("the event answers to the serve capture through Docker's host name");
         event["ResponseURL"] = json!(sink
             .url(path)

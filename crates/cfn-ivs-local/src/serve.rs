@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 pub(super) struct ServeArgs {
     /// Where the IVS emulator listens; a function in Docker needs 0.0.0.0 (or the bridge's
     /// address) to reach it.
-    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:9000")]
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:9100")]
     listen: SocketAddr,
     /// Where the ResponseURL capture listens [default: the next port on the --listen address,
     /// or a free one when --listen's port is 0]
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn the_capture_defaults_to_the_next_port() {
         let at = |text: &str| next_port(text.parse().unwrap()).to_string();
-        assert_eq!(at("127.0.0.1:9000"), "127.0.0.1:9001");
+        assert_eq!(at("127.0.0.1:9100"), "127.0.0.1:9101");
         assert_eq!(at("0.0.0.0:0"), "0.0.0.0:0");
         assert_eq!(at("127.0.0.1:65535"), "127.0.0.1:0");
     }

@@ -7,6 +7,7 @@ mod binary;
 mod fault_matrix;
 mod hostile_input;
 mod lifecycle;
+mod model_proves_validator;
 mod properties_proptest;
 mod template;
 mod util;

@@ -388,13 +388,13 @@ fn event_shaped() -> impl Strategy<Value = Value> {
 
 /// How a number is written: CloudFormation sends strings, hand-written events send numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NumberStyle {
+pub(crate) enum NumberStyle {
     Number,
     String,
 }
 
 /// RecordingMode, TargetIntervalSeconds, Resolution, Storage; enum values as indices.
-type ThumbnailModel = (
+pub(crate) type ThumbnailModel = (
     Option<usize>,
     Option<i64>,
     Option<usize>,
@@ -402,13 +402,13 @@ type ThumbnailModel = (
 );
 
 #[derive(Clone, Debug)]
-struct ValidModel {
-    bucket: String,
-    name: Option<String>,
-    window: Option<i64>,
-    thumbnail: Option<ThumbnailModel>,
-    rendition: Option<(Option<usize>, Option<Vec<usize>>)>,
-    tags: BTreeMap<String, String>,
+pub(crate) struct ValidModel {
+    pub(crate) bucket: String,
+    pub(crate) name: Option<String>,
+    pub(crate) window: Option<i64>,
+    pub(crate) thumbnail: Option<ThumbnailModel>,
+    pub(crate) rendition: Option<(Option<usize>, Option<Vec<usize>>)>,
+    pub(crate) tags: BTreeMap<String, String>,
     tags_as_list: bool,
     service_keys: bool,
     /// Absent optional fields written as `null` instead of left out.
@@ -435,7 +435,7 @@ fn tag_key() -> impl Strategy<Value = String> {
     })
 }
 
-fn valid_model() -> impl Strategy<Value = ValidModel> {
+pub(crate) fn valid_model() -> impl Strategy<Value = ValidModel> {
     let thumbnail = (
         prop::option::of(0..RECORDING_MODES.len()),
         prop::option::of(1i64..=60),
@@ -507,7 +507,7 @@ fn valid_model() -> impl Strategy<Value = ValidModel> {
 }
 
 impl ValidModel {
-    fn to_json(&self, style: NumberStyle) -> Value {
+    pub(crate) fn to_json(&self, style: NumberStyle) -> Value {
         let number = |n: i64| match style {
             NumberStyle::Number => json!(n),
             NumberStyle::String => json!(n.to_string()),
@@ -643,7 +643,7 @@ fn with_char_inserted(base: &str, at: prop::sample::Index, bad: char) -> String 
     chars.into_iter().collect()
 }
 
-fn enum_typo(allowed: &'static [&'static str]) -> impl Strategy<Value = Value> {
+pub(crate) fn enum_typo(allowed: &'static [&'static str]) -> impl Strategy<Value = Value> {
     prop_oneof![
         select(allowed).prop_map(|v| json!(v.to_lowercase())),
         select(allowed).prop_map(|v| json!(format!("{v} "))),
@@ -828,7 +828,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 /// Sets `pointer` in `value`, creating the objects on the way.
-fn set_pointer(value: &mut Value, pointer: &str, new: Value) {
+pub(crate) fn set_pointer(value: &mut Value, pointer: &str, new: Value) {
     let mut at = value;
     let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
     for (i, part) in parts.iter().enumerate() {

@@ -1,12 +1,12 @@
 //! Checks of the provider template `template.yaml`, the consumer `examples/consumer.yaml`, the
 //! README's deployment commands, and the sample events in `events/`.
 //!
-//! The templates are evaluated, not pattern-matched: `resolve` applies CloudFormation's
-//! intrinsic functions (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If, conditions) for
-//! given parameter values, so a check sees the policy CloudFormation would create for them. The
-//! IAM checks run for every parameter set in `SCENARIOS`, on the real template (no problem
-//! allowed) and on copies broken on purpose (each break must be reported), so that a check that
-//! stopped checking fails too.
+//! The templates are evaluated, not pattern-matched: `resolve` applies the intrinsic functions
+//! they use (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If, Fn::ImportValue,
+//! Fn::Equals / Fn::Not conditions) for given parameter values, so a check sees the policy
+//! CloudFormation would create for them. The IAM checks run for every parameter set in
+//! `SCENARIOS`, on the real template (no problem allowed) and on copies broken on purpose (each
+//! break must be reported), so that a check that stopped checking fails too.
 
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,23 +21,11 @@ const MARKER: &str = "cfn-ivs-recording:request-id";
 /// Every action the function needs, and nothing else: what the handler calls on IVS, what IVS
 /// needs from the caller on CreateRecordingConfiguration (the native resource's handler
 /// permissions), and writing its own logs.
-const REQUIRED_ACTIONS: &[&str] = &[
-    "ivs:CreateRecordingConfiguration",
-    "ivs:GetRecordingConfiguration",
-    "ivs:DeleteRecordingConfiguration",
-    "ivs:ListRecordingConfigurations",
-    "ivs:TagResource",
-    "ivs:UntagResource",
-    "ivs:ListTagsForResource",
-    "ivs:ListChannels",
-    "iam:CreateServiceLinkedRole",
-    "iam:PutRolePolicy",
-    "iam:AttachRolePolicy",
-    "s3:ListBucket",
-    "s3:GetBucketLocation",
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
-];
+const REQUIRED_ACTIONS: &str = "ivs:CreateRecordingConfiguration ivs:GetRecordingConfiguration \
+    ivs:DeleteRecordingConfiguration ivs:ListRecordingConfigurations ivs:TagResource \
+    ivs:UntagResource ivs:ListTagsForResource ivs:ListChannels iam:CreateServiceLinkedRole \
+    iam:PutRolePolicy iam:AttachRolePolicy s3:ListBucket s3:GetBucketLocation \
+    logs:CreateLogStream logs:PutLogEvents";
 
 /// Reads stay unconditioned: polling, reading tags, finding the function's own configurations
 /// by marker with List, naming the channels that block a Delete.
@@ -58,52 +46,21 @@ struct Scenario {
     buckets: &'static [&'static str],
 }
 
+#[rustfmt::skip]
 const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "defaults (sam deploy --guided)",
-        region: "eu-west-1",
-        account: "111122223333",
-        params: &[],
-        buckets: &["{DestinationBucket.Arn}"],
-    },
-    Scenario {
-        name: "bucket names",
-        region: "us-east-1",
-        account: "123456789012",
-        params: &[
-            ("DeployExample", "false"),
-            ("AllowedBucketNames", "rec-a,rec.b"),
-        ],
-        buckets: &["arn:aws:s3:::rec-a", "arn:aws:s3:::rec.b"],
-    },
-    Scenario {
-        name: "example, a name and a prefix",
-        region: "us-west-2",
-        account: "123456789012",
-        params: &[
-            ("AllowedBucketNames", "rec-a"),
-            ("AllowedBucketPrefix", "team-"),
-        ],
-        buckets: &[
-            "{DestinationBucket.Arn}",
-            "arn:aws:s3:::rec-a",
-            "arn:aws:s3:::team-*",
-        ],
-    },
-    Scenario {
-        name: "every bucket, asked for explicitly",
-        region: "us-east-1",
-        account: "123456789012",
+    Scenario { name: "defaults (sam deploy --guided)", region: "eu-west-1", account: "111122223333",
+        params: &[], buckets: &["{DestinationBucket.Arn}"] },
+    Scenario { name: "bucket names", region: "us-east-1", account: "123456789012",
+        params: &[("DeployExample", "false"), ("AllowedBucketNames", "rec-a,rec.b")],
+        buckets: &["arn:aws:s3:::rec-a", "arn:aws:s3:::rec.b"] },
+    Scenario { name: "example, a name and a prefix", region: "us-west-2", account: "123456789012",
+        params: &[("AllowedBucketNames", "rec-a"), ("AllowedBucketPrefix", "team-")],
+        buckets: &["{DestinationBucket.Arn}", "arn:aws:s3:::rec-a", "arn:aws:s3:::team-*"] },
+    Scenario { name: "every bucket, asked for explicitly", region: "us-east-1", account: "123456789012",
         params: &[("DeployExample", "false"), ("AllowedBucketNames", "*")],
-        buckets: &["arn:aws:s3:::*"],
-    },
-    Scenario {
-        name: "no bucket",
-        region: "us-east-1",
-        account: "123456789012",
-        params: &[("DeployExample", "false")],
-        buckets: &[],
-    },
+        buckets: &["arn:aws:s3:::*"] },
+    Scenario { name: "no bucket", region: "us-east-1", account: "123456789012",
+        params: &[("DeployExample", "false")], buckets: &[] },
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -121,32 +78,25 @@ fn load(relative: &str) -> Value {
     fn convert(yaml: serde_yaml_ng::Value) -> Value {
         use serde_yaml_ng::Value as Y;
         match yaml {
-            Y::Null => Value::Null,
-            Y::Bool(b) => json!(b),
-            Y::Number(n) => n.as_i64().map_or_else(|| json!(n.as_f64()), |i| json!(i)),
-            Y::String(s) => json!(s),
-            Y::Sequence(items) => Value::Array(items.into_iter().map(convert).collect()),
-            Y::Mapping(map) => Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (k.as_str().expect("string keys").to_string(), convert(v)))
-                    .collect(),
-            ),
-            Y::Tagged(tagged) => {
-                let tag = tagged.tag.to_string();
-                match (tag.trim_start_matches('!'), convert(tagged.value)) {
-                    ("Ref", value) => json!({ "Ref": value }),
-                    ("GetAtt", Value::String(s)) => {
-                        let (id, attribute) = s.split_once('.').expect("!GetAtt Id.Attribute");
-                        json!({"Fn::GetAtt": [id, attribute]})
-                    }
-                    (name, value) => json!({ format!("Fn::{name}"): value }),
+            Y::Sequence(items) => items.into_iter().map(convert).collect(),
+            Y::Mapping(map) => map
+                .into_iter()
+                .map(|(k, v)| (k.as_str().expect("string keys").to_string(), convert(v)))
+                .collect(),
+            Y::Tagged(tagged) => match (
+                tagged.tag.to_string().trim_start_matches('!'),
+                convert(tagged.value),
+            ) {
+                ("Ref", value) => json!({ "Ref": value }),
+                ("GetAtt", Value::String(s)) => {
+                    json!({"Fn::GetAtt": s.split_once('.').expect("!GetAtt Id.Attribute")})
                 }
-            }
+                (name, value) => json!({ format!("Fn::{name}"): value }),
+            },
+            scalar => serde_json::to_value(scalar).expect("a JSON scalar"),
         }
     }
-    let yaml = serde_yaml_ng::from_str(&read(relative))
-        .unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"));
-    convert(yaml)
+    convert(serde_yaml_ng::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}")))
 }
 
 fn provider() -> Value {
@@ -155,6 +105,31 @@ fn provider() -> Value {
 
 fn consumer() -> Value {
     load("examples/consumer.yaml")
+}
+
+/// A string, number or boolean as text.
+fn text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Ok(value.to_string()),
+        other => Err(format!("{other} is not a string")),
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The items of a string-or-list field as text.
+fn strings(value: &Value) -> Vec<String> {
+    one_or_many(value)
+        .into_iter()
+        .map(|v| text(v).unwrap_or_else(|e| e))
+        .collect()
 }
 
 /// Where a template is evaluated: the stack's parameter values and pseudo parameters. A
@@ -168,74 +143,50 @@ struct Env<'t> {
 /// An evaluated value; `None` is `AWS::NoValue` (the key or list item disappears).
 type Eval = Result<Option<Value>, String>;
 
-fn text(value: &Value) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(format!("{other} is not a string")),
-    }
-}
-
-/// The argument of a one-key object `{key: argument}`.
-fn single<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    value.as_object().filter(|m| m.len() == 1)?.get(key)
-}
-
 impl Env<'_> {
     fn condition(&self, name: &str) -> Result<bool, String> {
         self.truth(&self.template["Conditions"][name])
     }
 
     fn truth(&self, e: &Value) -> Result<bool, String> {
-        match (
-            single(e, "Condition"),
-            single(e, "Fn::Equals"),
-            single(e, "Fn::Not"),
-        ) {
-            (Some(Value::String(name)), ..) => self.condition(name),
-            (_, Some(Value::Array(a)), _) if a.len() == 2 => {
-                Ok(self.eval(&a[0])? == self.eval(&a[1])?)
-            }
-            (.., Some(Value::Array(a))) if a.len() == 1 => Ok(!self.truth(&a[0])?),
+        let call = e
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.iter().next());
+        match call.map(|(f, a)| (f.as_str(), a.as_array().map(Vec::as_slice))) {
+            Some(("Fn::Equals", Some([x, y]))) => Ok(self.eval(x)? == self.eval(y)?),
+            Some(("Fn::Not", Some([x]))) => Ok(!self.truth(x)?),
             _ => Err(format!("cannot evaluate the condition {e}")),
         }
     }
 
-    /// Whether the stack creates this resource (its Condition holds).
-    fn created(&self, id: &str) -> Result<bool, String> {
-        match &self.template["Resources"][id] {
-            Value::Null => Err(format!("no resource {id}")),
-            resource => resource["Condition"]
-                .as_str()
-                .map_or(Ok(true), |c| self.condition(c)),
-        }
+    /// Whether the stack creates this resource or output (its Condition holds).
+    fn created(&self, item: &Value) -> Result<bool, String> {
+        item["Condition"]
+            .as_str()
+            .map_or(Ok(true), |c| self.condition(c))
     }
 
     fn eval(&self, value: &Value) -> Eval {
-        match value {
-            Value::Object(map) => {
-                if let Some((f, arg)) = map.iter().next().filter(|_| map.len() == 1) {
-                    if f == "Ref" || f.starts_with("Fn::") {
-                        return self.intrinsic(f, arg);
-                    }
+        Ok(Some(match value {
+            Value::Object(map) => match map.iter().next() {
+                Some((f, arg)) if map.len() == 1 && (f == "Ref" || f.starts_with("Fn::")) => {
+                    return self.intrinsic(f, arg)
                 }
-                let mut out = Map::new();
-                for (key, item) in map {
-                    if let Some(v) = self.eval(item)? {
-                        out.insert(key.clone(), v);
+                _ => {
+                    let mut out = Map::new();
+                    for (key, item) in map {
+                        out.extend(self.eval(item)?.map(|v| (key.clone(), v)));
                     }
+                    Value::Object(out)
                 }
-                Ok(Some(Value::Object(out)))
-            }
+            },
             Value::Array(items) => {
-                let mut out = Vec::new();
-                for item in items {
-                    out.extend(self.eval(item)?);
-                }
-                Ok(Some(Value::Array(out)))
+                let items: Result<Vec<_>, _> = items.iter().map(|i| self.eval(i)).collect();
+                Value::Array(items?.into_iter().flatten().collect())
             }
-            other => Ok(Some(other.clone())),
-        }
+            other => other.clone(),
+        }))
     }
 
     fn string(&self, value: &Value) -> Result<String, String> {
@@ -253,14 +204,48 @@ impl Env<'_> {
         }
     }
 
+    /// A parameter, a pseudo parameter, a resource (`Id`) or its attribute (`Id.Attribute`).
+    fn reference(&self, name: &str) -> Eval {
+        if name == "AWS::NoValue" {
+            return Ok(None);
+        }
+        if let Some(value) = self.refs.get(name) {
+            return Ok(Some(value.clone()));
+        }
+        let id = name.split('.').next().unwrap_or_default();
+        match &self.template["Resources"][id] {
+            Value::Null => Err(format!("no resource {id}")),
+            r if self.created(r)? => Ok(Some(json!(format!("{{{name}}}")))),
+            _ => Err(format!("{name}: these parameters do not create {id}")),
+        }
+    }
+
     fn intrinsic(&self, f: &str, arg: &Value) -> Eval {
         let args = arg.as_array().map(Vec::as_slice).unwrap_or_default();
-        let value = match (f, args) {
+        Ok(Some(match (f, args) {
             ("Ref", _) => return self.reference(arg.as_str().ok_or("Ref of a non-string")?),
             ("Fn::GetAtt", [Value::String(id), Value::String(attribute)]) => {
-                self.attribute(id, attribute)?
+                return self.reference(&format!("{id}.{attribute}"))
             }
-            ("Fn::Sub", _) => json!(self.sub(arg)?),
+            ("Fn::Sub", _) => {
+                let (mut rest, vars) = match (arg, args) {
+                    (Value::String(s), _) => (s.as_str(), None),
+                    (_, [Value::String(s), Value::Object(vars)]) => (s.as_str(), Some(vars)),
+                    _ => return Err(format!("Fn::Sub {arg}")),
+                };
+                let mut out = String::new();
+                while let Some(start) = rest.find("${") {
+                    let (name, after) = rest[start + 2..].split_once('}').ok_or("unclosed ${")?;
+                    let value = match vars.and_then(|v| v.get(name)) {
+                        Some(value) => self.eval(value)?,
+                        None => self.reference(name)?,
+                    };
+                    out += &rest[..start];
+                    out += &text(&value.ok_or("AWS::NoValue in Fn::Sub")?)?;
+                    rest = after;
+                }
+                json!(out + rest)
+            }
             ("Fn::Join", [Value::String(separator), list]) => {
                 let parts: Result<Vec<String>, String> =
                     self.list(list)?.iter().map(text).collect();
@@ -274,7 +259,8 @@ impl Env<'_> {
             }
             ("Fn::Select", [index, list]) => {
                 let i: usize = self.string(index)?.parse().map_err(|e| format!("{e}"))?;
-                self.list(list)?
+                let items = self.list(list)?;
+                items
                     .get(i)
                     .cloned()
                     .ok_or(format!("Fn::Select {i}: too few items"))?
@@ -284,59 +270,7 @@ impl Env<'_> {
             }
             ("Fn::ImportValue", _) => json!(format!("{{import:{}}}", self.string(arg)?)),
             _ => return Err(format!("cannot evaluate {f} {arg}")),
-        };
-        Ok(Some(value))
-    }
-
-    fn reference(&self, name: &str) -> Eval {
-        if name == "AWS::NoValue" {
-            return Ok(None);
-        }
-        if let Some(value) = self.refs.get(name) {
-            return Ok(Some(value.clone()));
-        }
-        match self.created(name)? {
-            true => Ok(Some(json!(format!("{{{name}}}")))),
-            false => Err(format!(
-                "Ref to {name}, which these parameters do not create"
-            )),
-        }
-    }
-
-    fn attribute(&self, id: &str, attribute: &str) -> Result<Value, String> {
-        match self.created(id)? {
-            true => Ok(json!(format!("{{{id}.{attribute}}}"))),
-            false => Err(format!(
-                "{id}.{attribute}: these parameters do not create {id}"
-            )),
-        }
-    }
-
-    fn sub(&self, arg: &Value) -> Result<String, String> {
-        let (template, vars) = match arg {
-            Value::String(s) => (s.as_str(), None),
-            Value::Array(a) => match a.as_slice() {
-                [Value::String(s), Value::Object(vars)] => (s.as_str(), Some(vars)),
-                _ => return Err(format!("Fn::Sub {arg}")),
-            },
-            _ => return Err(format!("Fn::Sub {arg}")),
-        };
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let (name, after) = rest[start + 2..].split_once('}').ok_or("unclosed ${")?;
-            let value = match (vars.and_then(|v| v.get(name)), name.split_once('.')) {
-                _ if name.starts_with('!') => format!("${{{}}}", &name[1..]),
-                (Some(value), _) => self.string(value)?,
-                (None, Some((id, attribute))) => text(&self.attribute(id, attribute)?)?,
-                (None, None) => text(&self.reference(name)?.ok_or("AWS::NoValue in Fn::Sub")?)?,
-            };
-            out.push_str(&value);
-            rest = after;
-        }
-        out.push_str(rest);
-        Ok(out)
+        }))
     }
 }
 
@@ -359,16 +293,17 @@ fn resolve(
     let stack_id = format!(
         "arn:aws:cloudformation:{region}:{account}:stack/demo/5b1f8e10-3f5a-11ef-9c2a-0a1b2c3d4e5f"
     );
-    let mut refs: BTreeMap<String, Value> = [
+    let pseudo = [
         ("AWS::Partition", "aws"),
         ("AWS::Region", region),
         ("AWS::AccountId", account),
         ("AWS::StackName", "demo"),
         ("AWS::StackId", &stack_id),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), json!(v)))
-    .collect();
+    ];
+    let mut refs: BTreeMap<String, Value> = pseudo
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     for (name, declaration) in &declared {
         let value = match params.iter().find(|(n, _)| n == name) {
             Some((_, v)) => v.to_string(),
@@ -384,10 +319,7 @@ fn resolve(
     let mut out = json!({"Resources": {}, "Outputs": {}});
     for section in ["Resources", "Outputs"] {
         for (id, item) in template[section].as_object().into_iter().flatten() {
-            let created = item["Condition"]
-                .as_str()
-                .map_or(Ok(true), |c| env.condition(c))?;
-            if created {
+            if env.created(item)? {
                 let value = env.eval(item).map_err(|e| format!("{section}.{id}: {e}"))?;
                 out[section][id.as_str()] = value.unwrap_or_default();
             }
@@ -406,11 +338,8 @@ fn resources_of_type<'a>(
     template: &'a Value,
     kind: &'a str,
 ) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
-    template["Resources"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(move |(_, r)| r["Type"] == kind)
+    let resources = template["Resources"].as_object().into_iter().flatten();
+    resources.filter(move |(_, r)| r["Type"] == kind)
 }
 
 fn the_one<'a>(template: &'a Value, kind: &'a str) -> (&'a String, &'a Value) {
@@ -429,14 +358,6 @@ fn symbol(value: &Value) -> Option<&str> {
     inner.split('.').next()
 }
 
-fn one_or_many(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Null => Vec::new(),
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    }
-}
-
 // ------------------------------------------------------------------------------------------------
 // The role's policy
 // ------------------------------------------------------------------------------------------------
@@ -447,37 +368,21 @@ struct Statement<'a> {
 }
 
 impl Statement<'_> {
-    fn actions(&self) -> Vec<&str> {
-        one_or_many(&self.body["Action"])
-            .into_iter()
-            .map(|a| a.as_str().unwrap_or("<not a string>"))
-            .collect()
-    }
-
-    fn resources(&self) -> Vec<&str> {
-        one_or_many(&self.body["Resource"])
-            .into_iter()
-            .map(|r| r.as_str().unwrap_or("<not a string>"))
-            .collect()
+    /// The items of a field (`Action`, `Resource`) as text.
+    fn list(&self, key: &str) -> Vec<String> {
+        strings(&self.body[key])
     }
 
     /// The values of one condition key under one operator (booleans as "true" / "false").
     fn condition(&self, operator: &str, key: &str) -> Vec<String> {
-        one_or_many(&self.body["Condition"][operator][key])
-            .into_iter()
-            .map(|v| {
-                v.as_bool()
-                    .map_or_else(|| text(v).unwrap_or_default(), |b| b.to_string())
-            })
-            .collect()
+        strings(&self.body["Condition"][operator][key])
     }
 }
 
 /// Every permission statement of an evaluated template (trust policies are not permissions),
 /// and a problem for each policy these checks cannot read (a managed policy, a SAM policy).
 fn statements(template: &Value) -> (Vec<Statement<'_>>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
+    let (mut found, mut problems) = (Vec::new(), Vec::new());
     for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
         let props = &resource["Properties"];
         let documents: Vec<&Value> = match resource["Type"].as_str().unwrap_or("") {
@@ -485,10 +390,8 @@ fn statements(template: &Value) -> (Vec<Statement<'_>>, Vec<String>) {
                 if !one_or_many(&props["ManagedPolicyArns"]).is_empty() {
                     problems.push(format!("{id}: ManagedPolicyArns cannot be checked (AWSLambdaBasicExecutionRole allows logs on every resource)"));
                 }
-                one_or_many(&props["Policies"])
-                    .into_iter()
-                    .map(|p| &p["PolicyDocument"])
-                    .collect()
+                let policies = one_or_many(&props["Policies"]).into_iter();
+                policies.map(|p| &p["PolicyDocument"]).collect()
             }
             "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => vec![&props["PolicyDocument"]],
             "AWS::Serverless::Function" if props.get("Policies").is_some() => {
@@ -499,11 +402,10 @@ fn statements(template: &Value) -> (Vec<Statement<'_>>, Vec<String>) {
             }
             _ => vec![],
         };
-        for (i, body) in documents
+        let bodies = documents
             .into_iter()
-            .flat_map(|d| one_or_many(&d["Statement"]))
-            .enumerate()
-        {
+            .flat_map(|d| one_or_many(&d["Statement"]));
+        for (i, body) in bodies.enumerate() {
             let place = format!(
                 "{id} statement {i} ({})",
                 body["Sid"].as_str().unwrap_or("")
@@ -524,33 +426,28 @@ fn check_actions(scenario: &Scenario, template: &Value) -> Vec<String> {
     let (statements, mut problems) = statements(template);
     let mut granted = BTreeSet::new();
     for s in &statements {
-        if s.body["Effect"] != "Allow"
-            || s.body.get("NotAction").is_some()
-            || s.body.get("NotResource").is_some()
-        {
+        let not = s.body.get("NotAction").is_some() || s.body.get("NotResource").is_some();
+        if s.body["Effect"] != "Allow" || not {
             problems.push(format!(
                 "{}: only Allow statements with Action and Resource",
                 s.place
             ));
         }
-        granted.extend(s.actions());
+        granted.extend(s.list("Action"));
     }
     // With no bucket allowed there is no S3 statement (an empty Resource is invalid).
-    let required: BTreeSet<&str> = REQUIRED_ACTIONS
-        .iter()
-        .copied()
+    let required: BTreeSet<String> = REQUIRED_ACTIONS
+        .split_whitespace()
         .filter(|a| !(scenario.buckets.is_empty() && a.starts_with("s3:")))
+        .map(String::from)
         .collect();
-    problems.extend(
-        required
-            .difference(&granted)
-            .map(|a| format!("{a} is needed but not granted")),
-    );
-    problems.extend(
-        granted
-            .difference(&required)
-            .map(|a| format!("{a} is granted but not needed")),
-    );
+    let missing = required
+        .difference(&granted)
+        .map(|a| format!("{a} is needed but not granted"));
+    let extra = granted
+        .difference(&required)
+        .map(|a| format!("{a} is granted but not needed"));
+    problems.extend(missing.chain(extra));
     problems
 }
 
@@ -559,7 +456,6 @@ fn check_actions(scenario: &Scenario, template: &Value) -> Vec<String> {
 /// the function's own log group, S3 on exactly the buckets the parameters name. Hence no `*`
 /// (but the explicit every-bucket choice), no other account or region, no objects.
 fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
     let (_, function) = the_one(template, "AWS::Serverless::Function");
     let log_group = symbol(&function["Properties"]["LoggingConfig"]["LogGroup"]).unwrap_or("?");
     let log_group = format!("{{{log_group}.Arn}}");
@@ -568,39 +464,36 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
         "arn:aws:iam::{}:role/aws-service-role/ivs.amazonaws.com/AWSServiceRoleForIVSRecordToS3*",
         scenario.account
     );
-    let mut problems = Vec::new();
-    let mut buckets = BTreeSet::new();
-    for s in &statements {
-        let resources = s.resources();
+    let (mut problems, mut buckets) = (Vec::new(), BTreeSet::new());
+    for s in &statements(template).0 {
+        let resources = s.list("Resource");
         if resources.is_empty() {
             problems.push(format!("{}: no Resource", s.place));
         }
-        for (action, r) in s
-            .actions()
-            .into_iter()
-            .flat_map(|a| resources.iter().map(move |r| (a, *r)))
-        {
-            let allowed = match action.split(':').next().unwrap_or("") {
-                "ivs" => {
-                    let kind = if action == "ivs:ListChannels" {
-                        "channel/"
-                    } else {
-                        "recording-configuration/"
-                    };
-                    r.strip_prefix(&ivs)
-                        .and_then(|rest| rest.strip_prefix(kind))
-                        .is_some_and(|id| !id.is_empty())
+        for action in s.list("Action") {
+            for r in &resources {
+                let allowed = match action.split(':').next().unwrap_or("") {
+                    "ivs" => {
+                        let kind = match action.as_str() {
+                            "ivs:ListChannels" => "channel/",
+                            _ => "recording-configuration/",
+                        };
+                        let id = r
+                            .strip_prefix(&ivs)
+                            .and_then(|rest| rest.strip_prefix(kind));
+                        id.is_some_and(|id| !id.is_empty())
+                    }
+                    "iam" => *r == role,
+                    "logs" => *r == log_group,
+                    "s3" => {
+                        buckets.insert(r.clone());
+                        scenario.buckets.contains(&r.as_str())
+                    }
+                    _ => false,
+                };
+                if !allowed {
+                    problems.push(format!("{}: {action} on {r}", s.place));
                 }
-                "iam" => r == role,
-                "logs" => r == log_group,
-                "s3" => {
-                    buckets.insert(r.to_string());
-                    scenario.buckets.contains(&r)
-                }
-                _ => false,
-            };
-            if !allowed {
-                problems.push(format!("{}: {action} on {r}", s.place));
             }
         }
     }
@@ -619,22 +512,16 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
 /// alone for the tags given at create time; reads unconditioned. And the service-linked role
 /// only for IVS.
 fn check_conditions(_: &Scenario, template: &Value) -> Vec<String> {
-    let (statements, _) = statements(template);
-    let (on_resource, in_request) = (
-        format!("aws:ResourceTag/{MARKER}"),
-        format!("aws:RequestTag/{MARKER}"),
-    );
-    let mut problems = Vec::new();
-    let mut tags_at_create = false;
-    for s in &statements {
+    let on_resource = format!("aws:ResourceTag/{MARKER}");
+    let in_request = format!("aws:RequestTag/{MARKER}");
+    let (mut problems, mut tags_at_create) = (Vec::new(), false);
+    for s in &statements(template).0 {
         let owned = s.condition("Null", &on_resource) == ["false"];
         let marked = s.condition("Null", &in_request) == ["false"];
-        let keeps_marker = s
-            .condition("ForAllValues:StringNotEquals", "aws:TagKeys")
-            .iter()
-            .any(|k| k == MARKER);
-        for action in s.actions() {
-            let (ok, needs) = match action {
+        let untags = s.condition("ForAllValues:StringNotEquals", "aws:TagKeys");
+        let keeps_marker = untags.iter().any(|k| k == MARKER);
+        for action in s.list("Action") {
+            let (ok, needs) = match action.as_str() {
                 "ivs:CreateRecordingConfiguration" => (marked, "the marker in the request"),
                 "ivs:DeleteRecordingConfiguration" => (owned, "the marker on the configuration"),
                 "ivs:UntagResource" => (owned && keeps_marker, "the marker on the configuration and ForAllValues:StringNotEquals aws:TagKeys marker"),
@@ -664,14 +551,16 @@ fn check_conditions(_: &Scenario, template: &Value) -> Vec<String> {
 fn problems_in(template: &Value, check: Check) -> Vec<String> {
     let mut problems = Vec::new();
     for scenario in SCENARIOS {
-        match resolve(template, scenario.region, scenario.account, scenario.params) {
-            Ok(t) => problems.extend(
-                check(scenario, &t)
-                    .into_iter()
-                    .map(|p| format!("[{}] {p}", scenario.name)),
-            ),
-            Err(e) => problems.push(format!("[{}] cannot evaluate: {e}", scenario.name)),
-        }
+        let found = resolve(template, scenario.region, scenario.account, scenario.params)
+            .map_or_else(
+                |e| vec![format!("cannot evaluate: {e}")],
+                |t| check(scenario, &t),
+            );
+        problems.extend(
+            found
+                .into_iter()
+                .map(|p| format!("[{}] {p}", scenario.name)),
+        );
     }
     problems
 }
@@ -680,11 +569,9 @@ fn problems_in(template: &Value, check: Check) -> Vec<String> {
 type Mutation<'a> = (&'a str, &'a dyn Fn(&mut Value));
 
 fn role_statements(template: &mut Value) -> &mut Vec<Value> {
-    let document =
-        &mut template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"];
-    document["Statement"]
-        .as_array_mut()
-        .expect("FunctionRole's first policy has statements")
+    let role = &mut template["Resources"]["FunctionRole"]["Properties"];
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"].as_array_mut();
+    statements.expect("FunctionRole's first policy has statements")
 }
 
 /// The role's statement with this Sid, also inside an `Fn::If`.
@@ -710,6 +597,10 @@ fn remove(template: &mut Value, sid: &str, key: &str) {
         .as_object_mut()
         .unwrap()
         .remove(key);
+}
+
+fn drop_statement(template: &mut Value, sid: &str) {
+    role_statements(template).retain(|s| s["Sid"] != sid);
 }
 
 fn sub(text: &str) -> Value {
@@ -738,6 +629,10 @@ fn assert_check(name: &str, check: Check, mutations: &[Mutation]) {
 
 #[test]
 fn policy_grants_exactly_the_actions_the_function_needs() {
+    let managed = json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
+    let extra = json!({"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": "extra", "Roles": [{"Ref": "FunctionRole"}], "PolicyDocument": {"Statement":
+        [{"Effect": "Allow", "Action": "ivs:CreateChannel", "Resource": "*"}]}}});
     assert_check(
         "check_actions",
         check_actions,
@@ -750,24 +645,21 @@ fn policy_grants_exactly_the_actions_the_function_needs() {
                 push_action(t, "AllowedBuckets", "s3:GetObject")
             }),
             ("ListChannels dropped", &|t| {
-                role_statements(t).retain(|s| s["Sid"] != "IvsChannelsUsingConfiguration")
+                drop_statement(t, "IvsChannelsUsingConfiguration")
             }),
             ("NotAction", &|t| {
                 let s = statement(t, "OwnLogGroup");
                 s["NotAction"] = s["Action"].take();
             }),
             ("managed policy on the role", &|t| {
-                t["Resources"]["FunctionRole"]["Properties"]["ManagedPolicyArns"] =
-                    json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+                t["Resources"]["FunctionRole"]["Properties"]["ManagedPolicyArns"] = managed.clone()
             }),
             ("policies on the function", &|t| {
                 t["Resources"]["Function"]["Properties"]["Policies"] =
                     json!(["AWSLambdaBasicExecutionRole"])
             }),
             ("a separate AWS::IAM::Policy", &|t| {
-                t["Resources"]["Extra"] = json!({"Type": "AWS::IAM::Policy", "Properties": {
-                    "PolicyName": "extra", "Roles": [{"Ref": "FunctionRole"}],
-                    "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "ivs:CreateChannel", "Resource": "*"}]}}})
+                t["Resources"]["Extra"] = extra.clone()
             }),
         ],
     );
@@ -775,54 +667,31 @@ fn policy_grants_exactly_the_actions_the_function_needs() {
 
 #[test]
 fn policy_resources_are_this_account_and_region_and_the_named_buckets() {
+    let arn = |sid: &str, resource: &str| {
+        let (sid, resource) = (sid.to_string(), sub(resource));
+        move |t: &mut Value| statement(t, &sid)["Resource"] = resource.clone()
+    };
     assert_check(
         "check_resources",
         check_resources,
         &[
-            ("reads on *", &|t| {
-                statement(t, "IvsReadRecordingConfigurations")["Resource"] = json!("*")
-            }),
-            ("every region", &|t| {
-                statement(t, "IvsChangeOwnConfigurations")["Resource"] =
-                    sub("arn:${AWS::Partition}:ivs:*:${AWS::AccountId}:recording-configuration/*")
-            }),
-            ("a hard-coded region", &|t| {
-                statement(t, "IvsCreateWithMarker")["Resource"] =
-                    sub("arn:${AWS::Partition}:ivs:us-east-1:${AWS::AccountId}:recording-configuration/*")
-            }),
-            ("ListChannels on recording configurations", &|t| {
-                statement(t, "IvsChannelsUsingConfiguration")["Resource"] =
-                    sub("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:recording-configuration/*")
-            }),
-            ("every role", &|t| {
-                statement(t, "IvsRecordingServiceLinkedRolePolicies")["Resource"] =
-                    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*")
-            }),
-            ("logs on * (as AWSLambdaBasicExecutionRole)", &|t| {
-                statement(t, "OwnLogGroup")["Resource"] = json!(["*"])
-            }),
+            ("reads on *", &|t| statement(t, "IvsReadRecordingConfigurations")["Resource"] = json!("*")),
+            ("every region", &arn("IvsChangeOwnConfigurations", "arn:${AWS::Partition}:ivs:*:${AWS::AccountId}:recording-configuration/*")),
+            ("a hard-coded region", &arn("IvsCreateWithMarker", "arn:${AWS::Partition}:ivs:us-east-1:${AWS::AccountId}:recording-configuration/*")),
+            ("ListChannels on recording configurations", &arn("IvsChannelsUsingConfiguration", "arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:recording-configuration/*")),
+            ("every role", &arn("IvsRecordingServiceLinkedRolePolicies", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*")),
+            ("logs on * (as AWSLambdaBasicExecutionRole)", &|t| statement(t, "OwnLogGroup")["Resource"] = json!(["*"])),
             ("no Resource", &|t| remove(t, "OwnLogGroup", "Resource")),
-            ("the example bucket's objects", &|t| {
-                statement(t, "ExampleBucket")["Resource"] = sub("${DestinationBucket.Arn}/*")
-            }),
-            ("the prefix without its wildcard", &|t| {
-                statement(t, "AllowedBucketPrefix")["Resource"] =
-                    sub("arn:${AWS::Partition}:s3:::${AllowedBucketPrefix}")
-            }),
-            ("every bucket whatever the names", &|t| {
-                statement(t, "AllowedBuckets")["Resource"] = json!("arn:aws:s3:::*")
-            }),
+            ("the example bucket's objects", &arn("ExampleBucket", "${DestinationBucket.Arn}/*")),
+            ("the prefix without its wildcard", &arn("AllowedBucketPrefix", "arn:${AWS::Partition}:s3:::${AllowedBucketPrefix}")),
+            ("every bucket whatever the names", &arn("AllowedBuckets", "arn:aws:s3:::*")),
             ("only the first name", &|t| {
                 let first = json!({"Fn::Select": [0, {"Ref": "AllowedBucketNames"}]});
-                statement(t, "AllowedBuckets")["Resource"] =
-                    json!({"Fn::Sub": ["arn:aws:s3:::${N}", {"N": first}]})
+                statement(t, "AllowedBuckets")["Resource"] = json!({"Fn::Sub": ["arn:aws:s3:::${N}", {"N": first}]})
             }),
             ("the example bucket whether deployed or not", &|t| {
                 let list = role_statements(t);
-                let i = list
-                    .iter()
-                    .position(|s| s["Fn::If"][1]["Sid"] == "ExampleBucket")
-                    .unwrap();
+                let i = list.iter().position(|s| s["Fn::If"][1]["Sid"] == "ExampleBucket").unwrap();
                 list[i] = list[i]["Fn::If"][1].take();
             }),
         ],
@@ -831,7 +700,11 @@ fn policy_resources_are_this_account_and_region_and_the_named_buckets() {
 
 #[test]
 fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
-    let null = |key: &str, value: &str| json!({"Null": {key: value}});
+    let condition = |sid: &str, key: &str, value: &str| {
+        let (sid, condition) = (sid.to_string(), json!({"Null": {key: value}}));
+        move |t: &mut Value| statement(t, &sid)["Condition"] = condition.clone()
+    };
+    let owned = format!("aws:ResourceTag/{MARKER}");
     assert_check(
         "check_conditions",
         check_conditions,
@@ -839,30 +712,33 @@ fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
             ("Delete and Tag unconditioned", &|t| {
                 remove(t, "IvsChangeOwnConfigurations", "Condition")
             }),
-            ("the marker absent instead of present", &|t| {
-                statement(t, "IvsChangeOwnConfigurations")["Condition"] =
-                    null(&format!("aws:ResourceTag/{MARKER}"), "true")
-            }),
-            ("another tag key", &|t| {
-                statement(t, "IvsChangeOwnConfigurations")["Condition"] =
-                    null("aws:ResourceTag/team", "false")
-            }),
+            (
+                "the marker absent instead of present",
+                &condition("IvsChangeOwnConfigurations", &owned, "true"),
+            ),
+            (
+                "another tag key",
+                &condition(
+                    "IvsChangeOwnConfigurations",
+                    "aws:ResourceTag/team",
+                    "false",
+                ),
+            ),
             ("Create without the marker", &|t| {
                 remove(t, "IvsCreateWithMarker", "Condition")
             }),
             ("no TagResource for create-time tags", &|t| {
-                role_statements(t).retain(|s| s["Sid"] != "IvsTagAtCreate")
+                drop_statement(t, "IvsTagAtCreate")
             }),
             ("create-time TagResource that deletes too", &|t| {
                 push_action(t, "IvsTagAtCreate", "ivs:DeleteRecordingConfiguration")
             }),
             ("the marker untagged alongside another key", &|t| {
-                let condition = &mut statement(t, "IvsUntagOwnButNotMarker")["Condition"];
-                let keys = condition
+                let c = statement(t, "IvsUntagOwnButNotMarker")["Condition"]
                     .as_object_mut()
-                    .unwrap()
-                    .remove("ForAllValues:StringNotEquals");
-                condition["ForAnyValue:StringNotEquals"] = keys.unwrap();
+                    .unwrap();
+                let keys = c.remove("ForAllValues:StringNotEquals").unwrap();
+                c.insert("ForAnyValue:StringNotEquals".into(), keys);
             }),
             ("Delete among the reads", &|t| {
                 push_action(
@@ -871,10 +747,10 @@ fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
                     "ivs:DeleteRecordingConfiguration",
                 )
             }),
-            ("List only of marked configurations", &|t| {
-                statement(t, "IvsReadRecordingConfigurations")["Condition"] =
-                    null(&format!("aws:ResourceTag/{MARKER}"), "false")
-            }),
+            (
+                "List only of marked configurations",
+                &condition("IvsReadRecordingConfigurations", &owned, "false"),
+            ),
             ("a service-linked role for any service", &|t| {
                 remove(t, "IvsRecordingServiceLinkedRole", "Condition")
             }),
@@ -899,35 +775,27 @@ fn deploying_section() -> String {
     readme[start..end].to_string()
 }
 
-/// The `Key=Value` pairs after `--parameter-overrides` in the Deploying section's command line
-/// that starts with `prefix` and mentions `mentions` (continuation lines joined).
-fn readme_overrides(prefix: &str, mentions: &str) -> Vec<(String, String)> {
-    let section = deploying_section().replace("\\\n", " ");
+/// The `Key=Value` pairs after `--parameter-overrides` in the command line of `section` (its
+/// continuation lines joined) that starts with `prefix` and mentions `mentions`.
+fn readme_overrides<'s>(section: &'s str, prefix: &str, mentions: &str) -> Vec<(&'s str, &'s str)> {
     let command = section
         .lines()
         .map(str::trim)
         .find(|line| line.starts_with(prefix) && line.contains(mentions))
-        .unwrap_or_else(|| {
-            panic!("README's Deploying section has no `{prefix} ... {mentions}` command")
-        });
-    command
+        .unwrap_or_else(|| panic!("README's Deploying section has no `{prefix} ... {mentions}`"));
+    let words = command
         .split_whitespace()
-        .skip_while(|t| *t != "--parameter-overrides")
+        .skip_while(|t| *t != "--parameter-overrides");
+    let pairs = words
         .skip(1)
-        .take_while(|t| !t.starts_with("--") && !t.starts_with('#'))
+        .take_while(|t| !t.starts_with("--") && !t.starts_with('#'));
+    pairs
         .map(|t| {
             let (key, value) = t
                 .split_once('=')
                 .unwrap_or_else(|| panic!("README: {t} is not Key=Value"));
-            (key.to_string(), value.trim_matches(['"', '\'']).to_string())
+            (key, value.trim_matches(['"', '\'']))
         })
-        .collect()
-}
-
-fn pairs(values: &[(String, String)]) -> Vec<(&str, &str)> {
-    values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
 
@@ -945,8 +813,8 @@ fn s3_resources(template: &Value) -> Vec<String> {
     let (statements, _) = statements(template);
     let s3 = statements
         .iter()
-        .filter(|s| s.actions().iter().any(|a| a.starts_with("s3:")));
-    s3.flat_map(|s| s.resources()).map(String::from).collect()
+        .filter(|s| s.list("Action").iter().any(|a| a.starts_with("s3:")));
+    s3.flat_map(|s| s.list("Resource")).collect()
 }
 
 #[test]
@@ -988,9 +856,13 @@ fn export_matches_the_consumers_import_and_the_readme() {
 fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
     // One of the longest region names, for the bucket name's length.
     let (region, account) = ("ap-southeast-2", "123456789012");
-    let consumer_params = readme_overrides("aws cloudformation deploy", "examples/consumer.yaml");
-    let c = resolve(&consumer(), region, account, &pairs(&consumer_params))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let section = deploying_section().replace("\\\n", " ");
+    let consumer_params = readme_overrides(
+        &section,
+        "aws cloudformation deploy",
+        "examples/consumer.yaml",
+    );
+    let c = resolve(&consumer(), region, account, &consumer_params).unwrap();
     let (bucket_id, bucket) = the_one(&c, "AWS::S3::Bucket");
     let name = bucket["Properties"]["BucketName"]
         .as_str()
@@ -998,7 +870,7 @@ fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
     let valid = (3..=63).contains(&name.len())
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     assert!(valid, "{name:?} is not a valid S3 bucket name");
@@ -1007,14 +879,13 @@ fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
         assert_eq!(
             symbol(destination),
             Some(bucket_id.as_str()),
-            "{id} records into the consumer's bucket"
+            "{id} records into the bucket"
         );
     }
 
     let arn = format!("arn:aws:s3:::{name}");
-    let provider_params = readme_overrides("sam deploy", "--parameter-overrides");
-    let as_documented = resolve(&provider(), region, account, &pairs(&provider_params)).unwrap();
-    let allowed = s3_resources(&as_documented);
+    let provider_params = readme_overrides(&section, "sam deploy", "--parameter-overrides");
+    let allowed = s3_resources(&resolve(&provider(), region, account, &provider_params).unwrap());
     assert!(
         allowed.iter().any(|p| glob(p, &arn)),
         "deployed as the README says ({provider_params:?}), the provider allows {allowed:?}, not {arn}"
@@ -1028,8 +899,8 @@ fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
 /// Every bucket: versioned, private, encrypted, owner-enforced, and a bucket policy that denies
 /// any request without TLS, on the bucket and its objects.
 fn check_buckets(template: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
     let buckets: Vec<_> = resources_of_type(template, "AWS::S3::Bucket").collect();
+    let mut problems = Vec::new();
     if buckets.is_empty() {
         problems.push("no bucket".to_string());
     }
@@ -1091,8 +962,8 @@ fn buckets_refuse_plain_http_and_keep_versions() {
         assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
     }
     fn policy(t: &mut Value) -> &mut Value {
-        &mut t["Resources"]["DestinationBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-            [0]
+        let policy = &mut t["Resources"]["DestinationBucketPolicy"]["Properties"];
+        &mut policy["PolicyDocument"]["Statement"][0]
     }
     let broken: [Mutation; 4] = [
         ("Allow instead of Deny", &|t| {
@@ -1105,8 +976,8 @@ fn buckets_refuse_plain_http_and_keep_versions() {
             policy(t)["Resource"] = sub("${DestinationBucket.Arn}/*")
         }),
         ("versioning suspended", &|t| {
-            t["Resources"]["DestinationBucket"]["Properties"]["VersioningConfiguration"]["Status"] =
-                json!("Suspended")
+            let bucket = &mut t["Resources"]["DestinationBucket"]["Properties"];
+            bucket["VersioningConfiguration"]["Status"] = json!("Suspended")
         }),
     ];
     for (what, mutate) in broken {
@@ -1126,67 +997,44 @@ fn buckets_refuse_plain_http_and_keep_versions() {
 /// The alarm counts invocations that ended FAILED or NOT_DELIVERED: the SampleCount of Duration
 /// (which every record carries) per Outcome, each FILLed with 0, summed; one in 5 minutes alarms.
 fn assert_alarm_counts_failures(alarm: &Value, namespace: &str) {
-    let mut outcomes = BTreeMap::new();
-    let mut expressions = Vec::new();
-    for m in alarm["Metrics"]
+    let metrics = alarm["Metrics"]
         .as_array()
-        .expect("the alarm uses metric math")
-    {
-        if let Some(expression) = m["Expression"].as_str() {
-            assert_eq!(m["ReturnData"], true, "{m}");
-            expressions.push(expression.replace(' ', ""));
-            continue;
-        }
+        .expect("the alarm uses metric math");
+    let (sums, counts): (Vec<&Value>, Vec<&Value>) =
+        metrics.iter().partition(|m| m.get("Expression").is_some());
+    assert_eq!(sums.len(), 1, "one expression returns the alarm's value");
+    assert_eq!(sums[0]["ReturnData"], true, "{}", sums[0]);
+    let sum = text(&sums[0]["Expression"]).unwrap().replace(' ', "");
+    let mut outcomes = Vec::new();
+    for m in counts {
         assert_eq!(
             m["ReturnData"], false,
             "only the sum is the alarm's value: {m}"
         );
-        let (stat, metric) = (&m["MetricStat"], &m["MetricStat"]["Metric"]);
-        assert_eq!(
-            metric["Namespace"], namespace,
-            "the namespace the function writes to"
-        );
-        assert_eq!(metric["MetricName"], "Duration");
-        assert_eq!(
-            stat["Stat"], "SampleCount",
-            "a count of invocations, not their duration"
-        );
-        assert_eq!(stat["Period"], 300);
-        let dimensions = metric["Dimensions"].as_array().expect("dimensions");
-        assert_eq!(
-            dimensions.len(),
-            1,
-            "the [Outcome] dimension set: {dimensions:?}"
-        );
-        assert_eq!(dimensions[0]["Name"], "Outcome");
-        outcomes.insert(
-            text(&dimensions[0]["Value"]).unwrap(),
-            text(&m["Id"]).unwrap(),
-        );
-    }
-    assert_eq!(
-        outcomes.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["FAILED", "NOT_DELIVERED"]
-    );
-    assert_eq!(
-        expressions.len(),
-        1,
-        "one expression returns the alarm's value"
-    );
-    for id in outcomes.values() {
+        // A count of invocations (not their duration) per Outcome, in the function's namespace.
+        let outcome = &m["MetricStat"]["Metric"]["Dimensions"][0]["Value"];
+        let metric = json!({"Namespace": namespace, "MetricName": "Duration",
+            "Dimensions": [{"Name": "Outcome", "Value": outcome}]});
+        let count = json!({"Metric": metric, "Period": 300, "Stat": "SampleCount"});
+        assert_eq!(m["MetricStat"], count);
+        let id = text(&m["Id"]).unwrap();
         assert!(
-            expressions[0].contains(&format!("FILL({id},0)")),
-            "{} lacks FILL({id}, 0)",
-            expressions[0]
+            sum.contains(&format!("FILL({id},0)")),
+            "{sum} lacks FILL({id}, 0)"
         );
+        outcomes.push(text(outcome).unwrap());
     }
-    assert_eq!(alarm["Threshold"], 1);
-    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
-    assert_eq!(alarm["EvaluationPeriods"], 1);
-    assert_eq!(
-        alarm["TreatMissingData"], "notBreaching",
-        "no invocation is no failure"
-    );
+    outcomes.sort();
+    assert_eq!(outcomes, ["FAILED", "NOT_DELIVERED"]);
+    // No invocation is no failure (TreatMissingData).
+    for (key, want) in [
+        ("Threshold", json!(1)),
+        ("ComparisonOperator", json!("GreaterThanOrEqualToThreshold")),
+        ("EvaluationPeriods", json!(1)),
+        ("TreatMissingData", json!("notBreaching")),
+    ] {
+        assert_eq!(alarm[key], want, "{key}");
+    }
 }
 
 #[test]
@@ -1202,10 +1050,8 @@ fn alarm_counts_failed_and_undelivered_invocations_and_notifies_the_optional_top
     }
 
     let topic = "arn:aws:sns:us-east-1:123456789012:video-ops";
-    let notifying = evaluate(
-        &provider(),
-        &[("AlarmTopicArn", topic), ("MetricsNamespace", "Team/Video")],
-    );
+    let params = [("AlarmTopicArn", topic), ("MetricsNamespace", "Team/Video")];
+    let notifying = evaluate(&provider(), &params);
     let alarm = &the_one(&notifying, "AWS::CloudWatch::Alarm").1["Properties"];
     assert_alarm_counts_failures(alarm, "Team/Video");
     assert_eq!(alarm["AlarmActions"], json!([topic]));
@@ -1235,35 +1081,32 @@ fn function_environment_follows_the_parameters() {
 fn function_settings() {
     let t = evaluate(&provider(), &[]);
     let (_, function) = the_one(&t, "AWS::Serverless::Function");
+    for (pointer, want) in [
+        ("/Properties/Runtime", json!("provided.al2023")),
+        ("/Properties/Architectures", json!(["arm64"])),
+        ("/Properties/Handler", json!("bootstrap")),
+        ("/Properties/MemorySize", json!(128)),
+        ("/Properties/LoggingConfig/LogFormat", json!("JSON")),
+        ("/Metadata/BuildMethod", json!("rust-cargolambda")),
+        (
+            "/Metadata/BuildProperties/Binary",
+            json!("cfn-ivs-recording"),
+        ),
+    ] {
+        assert_eq!(function.pointer(pointer), Some(&want), "Function{pointer}");
+    }
     let p = &function["Properties"];
-    assert_eq!(p["Runtime"], "provided.al2023");
-    assert_eq!(p["Architectures"], json!(["arm64"]));
-    assert_eq!(p["Handler"], "bootstrap");
-    assert_eq!(p["MemorySize"], 128);
-    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
-    assert_eq!(
-        function["Metadata"]["BuildProperties"]["Binary"],
-        "cfn-ivs-recording"
-    );
-    assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
     let log_group = &t["Resources"][symbol(&p["LoggingConfig"]["LogGroup"]).expect("a log group")];
     assert_eq!(log_group["Type"], "AWS::Logs::LogGroup");
-    assert!(
-        log_group["Properties"]["RetentionInDays"]
-            .as_i64()
-            .is_some_and(|d| d > 0),
-        "logs kept forever"
-    );
+    let retention = log_group["Properties"]["RetentionInDays"].as_i64();
+    assert!(retention.is_some_and(|d| d > 0), "logs kept forever");
 
-    // SAM's generated role would carry AWSLambdaBasicExecutionRole (logs on "*").
-    assert!(
-        p.get("Policies").is_none(),
-        "Policies would go to a role SAM generates"
-    );
+    // An explicit role (SAM's generated one would carry AWSLambdaBasicExecutionRole: logs on
+    // "*"; check_actions refuses Policies on the function), assumed by Lambda only.
     let role = &t["Resources"][symbol(&p["Role"]).expect("an explicit role")];
     assert_eq!(role["Type"], "AWS::IAM::Role");
-    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
-    let principals: Vec<&Value> = one_or_many(trust)
+    let trust = one_or_many(&role["Properties"]["AssumeRolePolicyDocument"]["Statement"]);
+    let principals: Vec<&Value> = trust
         .into_iter()
         .flat_map(|s| one_or_many(&s["Principal"]["Service"]))
         .collect();
@@ -1287,12 +1130,12 @@ fn function_settings() {
     assert!((15..=900).contains(&timeout), "Timeout {timeout}");
     let max_age = p["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
         .as_i64()
-        .expect("MaximumEventAgeInSeconds");
+        .expect("max age");
     // An event Lambda starts as late as it may must still be answered before CloudFormation
     // stops waiting, in the example and in the consumer.
     for (name, template) in [
         ("template.yaml", t.clone()),
-        ("examples/consumer.yaml", evaluate(&consumer(), &[])),
+        ("consumer", evaluate(&consumer(), &[])),
     ] {
         let customs: Vec<_> = resources_of_type(&template, CUSTOM_TYPE).collect();
         assert!(!customs.is_empty(), "{name} has no {CUSTOM_TYPE}");
@@ -1313,128 +1156,129 @@ fn function_settings() {
 // Sample events
 // ------------------------------------------------------------------------------------------------
 
-fn event_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        // Not an event: the environment `sam local invoke --env-vars` takes.
-        .filter(|p| !p.ends_with("sam-local-env.json"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// Where a property leaf is not a string, as CloudFormation would never send it.
-fn non_string_leaves(value: &Value, path: &str, out: &mut Vec<String>) {
+fn non_string_leaves(value: &Value, path: String) -> Vec<String> {
     match value {
-        Value::String(_) => {}
+        Value::String(_) => vec![],
         Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                non_string_leaves(item, &format!("{path}[{i}]"), out);
-            }
+            let items = items.iter().enumerate();
+            items
+                .flat_map(|(i, item)| non_string_leaves(item, format!("{path}[{i}]")))
+                .collect()
         }
-        Value::Object(map) => {
-            for (k, v) in map {
-                non_string_leaves(v, &format!("{path}.{k}"), out);
-            }
-        }
-        other => out.push(format!("{path} is {other}, CloudFormation sends a string")),
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| non_string_leaves(v, format!("{path}.{k}")))
+            .collect(),
+        other => vec![format!("{path} is {other}, CloudFormation sends a string")],
     }
 }
 
 /// What is wrong with an event, measured against the requests CloudFormation sends.
 fn check_event(name: &str, event: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut fail = |p: String| problems.push(format!("{name}: {p}"));
-    let request_type = event["RequestType"].as_str().unwrap_or("");
-    if !["Create", "Update", "Delete"].contains(&request_type) {
-        fail(format!(
-            "RequestType {} is not Create, Update or Delete",
-            event["RequestType"]
-        ));
-    }
-    if !event["ServiceToken"]
-        .as_str()
-        .is_some_and(|t| t.starts_with("arn:aws:lambda:"))
-    {
-        fail("no ServiceToken (a Lambda ARN)".into());
-    }
-    if event["ResourceType"] != CUSTOM_TYPE {
-        fail(format!(
-            "ResourceType must be {CUSTOM_TYPE}, got {}",
-            event["ResourceType"]
-        ));
-    }
-    if event["LogicalResourceId"] != "Recording" {
-        fail("LogicalResourceId must be Recording".into());
-    }
-    if !event["StackId"]
-        .as_str()
-        .is_some_and(|s| s.starts_with("arn:aws:cloudformation:us-east-1:123456789012:stack/"))
-    {
-        fail("StackId is not a stack ARN of us-east-1 / 123456789012".into());
-    }
-    let request_id = event["RequestId"].as_str().unwrap_or("");
-    let uuid_shape = request_id.len() == 36
-        && request_id.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
+    let field = |key: &str| event[key].as_str().unwrap_or("");
+    let (request_type, request_id, url) = (
+        field("RequestType"),
+        field("RequestId"),
+        field("ResponseURL"),
+    );
+    let uuid = request_id.len() == 36
+        && request_id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
         });
-    if !uuid_shape {
-        fail(format!("RequestId {request_id:?} is not a UUID"));
-    }
-    let url = event["ResponseURL"].as_str().unwrap_or("");
-    if !(url
-        .starts_with("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/")
-        && url.contains(&format!("%7CRecording%7C{request_id}?"))
-        && url.contains("X-Amz-Signature="))
-    {
-        fail("ResponseURL is not a pre-signed URL for this request".into());
-    }
-    match (request_type, event.get("PhysicalResourceId")) {
-        ("Create", Some(_)) => fail("a Create carries no PhysicalResourceId".into()),
-        ("Update" | "Delete", None) => fail("PhysicalResourceId missing".into()),
-        (_, Some(id)) if id.as_str().is_none_or(str::is_empty) => {
-            fail("PhysicalResourceId must be a non-empty string".into())
-        }
-        _ => {}
-    }
-    if (request_type == "Update") != event.get("OldResourceProperties").is_some() {
-        fail("OldResourceProperties belongs to Update, and only to Update".into());
-    }
+    let physical = event.get("PhysicalResourceId");
+    let mut checks: Vec<(bool, String)> = vec![
+        (
+            ["Create", "Update", "Delete"].contains(&request_type),
+            format!(
+                "RequestType {} is not Create, Update or Delete",
+                event["RequestType"]
+            ),
+        ),
+        (
+            field("ServiceToken").starts_with("arn:aws:lambda:"),
+            "no ServiceToken (a Lambda ARN)".into(),
+        ),
+        (
+            event["ResourceType"] == CUSTOM_TYPE,
+            format!(
+                "ResourceType must be {CUSTOM_TYPE}, got {}",
+                event["ResourceType"]
+            ),
+        ),
+        (
+            event["LogicalResourceId"] == "Recording",
+            "LogicalResourceId must be Recording".into(),
+        ),
+        (
+            field("StackId").starts_with("arn:aws:cloudformation:us-east-1:123456789012:stack/"),
+            "StackId is not a stack ARN of us-east-1 / 123456789012".into(),
+        ),
+        (uuid, format!("RequestId {request_id:?} is not a UUID")),
+        (
+            url.starts_with(
+                "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/",
+            ) && url.contains(&format!("%7CRecording%7C{request_id}?"))
+                && url.contains("X-Amz-Signature="),
+            "ResponseURL is not a pre-signed URL for this request".into(),
+        ),
+        (
+            match request_type {
+                "Create" => physical.is_none(),
+                _ => physical
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| !id.is_empty()),
+            },
+            "PhysicalResourceId: none on a Create, a non-empty string otherwise".into(),
+        ),
+        (
+            (request_type == "Update") == event.get("OldResourceProperties").is_some(),
+            "OldResourceProperties belongs to Update, and only to Update".into(),
+        ),
+        (
+            event.get("ResourceProperties").is_some(),
+            "no ResourceProperties".into(),
+        ),
+    ];
     for key in ["ResourceProperties", "OldResourceProperties"] {
-        let Some(props) = event.get(key) else {
-            continue;
-        };
-        if !props.is_object() {
-            fail(format!("{key} is not an object"));
-            continue;
+        if let Some(props) = event.get(key) {
+            checks.push((props.is_object(), format!("{key} is not an object")));
+            let token = props["ServiceToken"] == event["ServiceToken"];
+            checks.push((
+                token,
+                format!("{key}.ServiceToken must be the ServiceToken"),
+            ));
+            checks.extend(
+                non_string_leaves(props, key.into())
+                    .into_iter()
+                    .map(|p| (false, p)),
+            );
         }
-        if props["ServiceToken"] != event["ServiceToken"] {
-            fail(format!("{key}.ServiceToken must be the ServiceToken"));
-        }
-        let mut leaves = Vec::new();
-        non_string_leaves(props, key, &mut leaves);
-        leaves.into_iter().for_each(&mut fail);
     }
-    if event.get("ResourceProperties").is_none() {
-        fail("no ResourceProperties".into());
-    }
-    problems
+    checks
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, p)| format!("{name}: {p}"))
+        .collect()
 }
 
 #[test]
 fn events_are_shaped_like_cloudformation_requests() {
-    let files = event_files();
-    let names: Vec<String> = files
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        // Not an event: the environment `sam local invoke --env-vars` takes.
+        .filter(|n| n.ends_with(".json") && n != "sam-local-env.json")
         .collect();
+    names.sort();
     for expected in [
         "create.json",
         "update-tags.json",
@@ -1449,12 +1293,9 @@ fn events_are_shaped_like_cloudformation_requests() {
         );
     }
 
-    let mut problems = Vec::new();
-    let mut request_ids = BTreeSet::new();
-    let mut events = Vec::new();
-    for (path, name) in files.iter().zip(&names) {
-        let text = std::fs::read_to_string(path).expect("readable event");
-        let event: Value = match serde_json::from_str(&text) {
+    let (mut problems, mut request_ids, mut events) = (Vec::new(), BTreeSet::new(), Vec::new());
+    for name in &names {
+        let event: Value = match serde_json::from_str(&read(&format!("events/{name}"))) {
             Ok(v) => v,
             Err(e) => {
                 problems.push(format!("{name}: not JSON: {e}"));

@@ -2,16 +2,17 @@
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
 
 use cfn_ivs_recording::backoff::{BackoffPolicy, Jitter};
+use cfn_ivs_recording::delivery::DeliveryPolicy;
+use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
 use cfn_ivs_recording::ivs::SdkIvs;
 use cfn_ivs_recording::retry::CallPolicy;
 use cfn_ivs_recording::stabilize::PollPolicy;
-use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
-use cfn_ivs_recording::delivery::DeliveryPolicy;
 use ivs_emulator::{
     self as emulator, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
 };
 use lambda_fakes::{RecordedPut, ResponseSink};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -74,14 +75,18 @@ impl Harness {
     }
 
     pub async fn with(stabilization: Stabilization, config: HandlerConfig) -> Harness {
-        let emulator = IvsEmulator::start(EmulatorOptions {
+        let options = EmulatorOptions {
             stabilization,
             ..EmulatorOptions::default()
-        })
-        .await
-        .expect("emulator starts");
+        };
+        Self::with_options(options, config).await
+    }
+
+    /// An emulator started with `options` (its quotas, IAM window, read lag).
+    pub async fn with_options(options: EmulatorOptions, config: HandlerConfig) -> Harness {
+        let emulator = IvsEmulator::start(options).await.expect("emulator starts");
         let sink = ResponseSink::start().await.expect("sink starts");
-        let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), "us-east-1");
+        let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
         let handler = Handler::new(SdkIvs::new(&sdk), config);
         Harness {
             emulator,
@@ -122,6 +127,15 @@ impl Harness {
     pub fn configurations(&self) -> Vec<StoredConfiguration> {
         self.emulator.configurations()
     }
+}
+
+/// A signing region for one harness's client. The SDK keeps its adaptive rate limiter and its
+/// retry quota per service and region for the whole process, so harnesses sharing a region
+/// would slow each other down once one of them is throttled (in Lambda, a process has a single
+/// client). The emulator writes us-east-1 into ARNs whatever the client signs for.
+fn own_region() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("us-east-1-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn properties() -> Value {

@@ -11,6 +11,7 @@ use aws_sdk_ivs::types::{
     ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
 };
 use serde_json::{Map, Value};
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -386,9 +387,16 @@ fn tag_entry(entry: &Value, index: usize) -> Result<(String, String), PropertyEr
 
 fn check_tag(key: &str, value: &str) -> Result<(), PropertyError> {
     let allowed = "letters, digits, spaces and _ . : / = + - @";
-    // AWS's tag pattern allows Unicode separators (\p{Z}), not tabs or line breaks.
+    // AWS's tag pattern, [\p{L}\p{Z}\p{N}_.:/=+\-@]: letters, separators (not tabs or line
+    // breaks, which are controls) and numbers by general category; std's is_alphanumeric also
+    // takes combining marks and circled letters, which IVS refuses.
     let tag_char = |c: char| {
-        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+        matches!(
+            c.general_category_group(),
+            GeneralCategoryGroup::Letter
+                | GeneralCategoryGroup::Number
+                | GeneralCategoryGroup::Separator
+        ) || "_.:/=+-@".contains(c)
     };
     if key.to_ascii_lowercase().starts_with("aws:") || key == MARKER_TAG {
         return Err(PropertyError::ReservedTagKey { key: excerpt(key) });
@@ -767,6 +775,19 @@ mod tests {
             e.starts_with("ThumbnailConfiguration.Storage[1] must be one of SEQUENTIAL | LATEST"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tag_characters_follow_the_unicode_categories_of_the_aws_pattern() {
+        for ok in ["team", "équipe", "チーム", "a b", "k\u{2028}v", "x_.:/=+-@1", "٣"] {
+            assert!(check_tag(ok, "v").is_ok(), "{ok:?}");
+        }
+        for bad in ["\u{345}", "a\u{0903}", "Ⓐ", "🄰", "a\tb", "a\nb", "a#b"] {
+            assert!(
+                matches!(check_tag(bad, "v"), Err(PropertyError::Pattern { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! huge values, huge tag lists, deep nesting, ResponseURLs that must not be used, identity fields
 //! at their limits. Each must get a clear answer (or, when the answer cannot be sent, an error
 //! with nothing sent anywhere), nothing may reach IVS, and memory must stay bounded. Also what
-//! the function process logs, in text and JSON, at INFO and DEBUG.
+//! the function process logs, in text and JSON, at INFO and DEBUG (TRACE is compiled out).
 
 use crate::util::*;
+use cfn_ivs_recording::answer::MAX_BODY;
+use cfn_ivs_recording::delivery::DeliveryError;
 use cfn_ivs_recording::event::{MAX_LOGICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID};
 use cfn_ivs_recording::handler::HandlerError;
-use cfn_ivs_recording::delivery::DeliveryError;
-use cfn_ivs_recording::answer::MAX_BODY;
 use ivs_emulator::{EmulatorOptions, IvsEmulator};
 use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};

@@ -263,7 +263,7 @@ impl Rig {
                 ..EmulatorOptions::default()
             })
             .await
-                .expect("the emulator starts"),
+            .expect("the emulator starts"),
             sink: ResponseSink::start().await.expect("the ResponseURL starts"),
             replay_sink: ResponseSink::start().await.expect("the ResponseURL starts"),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -422,7 +422,10 @@ async fn storm(binary: &Path, log: &File, run: usize) -> StormRun {
     // for an event before any is queued.
     for (i, api) in apis.iter().enumerate() {
         let calls = api.wait_for_next_calls(1, PATIENCE).await;
-        assert!(!calls.is_empty(), "storm process {i} never asked for an event");
+        assert!(
+            !calls.is_empty(),
+            "storm process {i} never asked for an event"
+        );
     }
     for (i, api) in apis.iter().enumerate() {
         api.enqueue(storm_event(
@@ -478,7 +481,11 @@ async fn storm(binary: &Path, log: &File, run: usize) -> StormRun {
     let answers: Vec<&RecordedPut> = creates.iter().chain(&deletes).flatten().collect();
     let complete = answers.len() == 2 * STORM_LIFECYCLES;
     let last_answer = if complete {
-        answers.iter().map(|put| put.received_at).max().unwrap_or(ended)
+        answers
+            .iter()
+            .map(|put| put.received_at)
+            .max()
+            .unwrap_or(ended)
     } else {
         ended
     };
@@ -541,7 +548,12 @@ fn storm_answer_of(path: &str) -> Option<(usize, &str)> {
 /// `/proc/loadavg`'s first three fields: the load over 1, 5 and 15 minutes.
 fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
-        .map(|line| line.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|line| {
+            line.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 

@@ -3,7 +3,7 @@
 //! and after a failure, delete what was made so that nothing is left behind.
 
 use crate::answer::Answer;
-use crate::ivs::{Configuration, IvsApi, IvsError, State};
+use crate::ivs::{Configuration, IvsApi, IvsError, Marked, State};
 use crate::lifecycle;
 use crate::ownership::{Marker, MARKER_TAG};
 use crate::properties::RecordingSpec;
@@ -56,20 +56,31 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
             Err(FirstStep::NothingMade(e)) => return self.no_time(self.failed(e.to_string())),
             Err(FirstStep::Unknown(e)) => return self.no_time(self.sweep(e.to_string()).await),
         };
-        let arn = current.arn.clone();
-        let active =
-            match stabilize::wait_until_active(self.calls, current, created_at, self.poll).await {
-                Ok(active) => active,
-                Err(e) => {
-                    let reason = match &e {
-                        StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
-                        other => other.to_string(),
-                    };
-                    return self.no_time(self.clean_up(&arn, reason).await);
-                }
-            };
+        let arn = current.configuration.arn.clone();
+        let marker = current.marker;
+        let active = match stabilize::wait_until_active(
+            self.calls,
+            current.configuration,
+            created_at,
+            self.poll,
+        )
+        .await
+        {
+            Ok(active) => active,
+            Err(e) => {
+                let reason = match &e {
+                    StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
+                    other => other.to_string(),
+                };
+                return self.no_time(self.clean_up(&arn, reason).await);
+            }
+        };
         let time_to_active = started.elapsed();
-        let mut kept = self.settle(active, created_at).await;
+        let mine = Marked {
+            configuration: active,
+            marker,
+        };
+        let mut kept = self.settle(mine, created_at).await;
         if kept.state != State::Active {
             // The older configuration of a concurrent delivery, still settling.
             let arn = kept.arn.clone();
@@ -107,17 +118,17 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
     }
 
     /// The configuration this request created, creating it only if no earlier delivery of the
-    /// same request did, with when it was created.
-    async fn find_or_create(&self) -> Result<(Configuration, Instant), FirstStep> {
+    /// same request did, with its marker and when it was created (or first seen).
+    async fn find_or_create(&self) -> Result<(Marked, Instant), FirstStep> {
         let earlier = self
             .calls
             .find_by_request(self.request_id)
             .await
             .map_err(FirstStep::NothingMade)?;
         if let Some(earlier) = earlier.into_iter().next() {
-            let c = earlier.configuration;
+            let c = &earlier.configuration;
             info!(arn = %c.arn, state = c.state.as_str(), "found the configuration an earlier delivery of this request created");
-            return Ok((c, Instant::now()));
+            return Ok((earlier, Instant::now()));
         }
         let marker = Marker::now(self.request_id);
         let created_at = Instant::now();
@@ -129,50 +140,73 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
             }
         })?;
         info!(arn = %created.arn, state = created.state.as_str(), "created");
-        Ok((created, created_at))
+        let mine = Marked {
+            configuration: created,
+            marker,
+        };
+        Ok((mine, created_at))
     }
 
-    /// Deliveries of one request that raced each other keep the oldest configuration carrying
-    /// its marker: returns the one to keep, having deleted `mine` if another one is older.
+    /// Deliveries of one request that raced each other settle on one configuration: the one a
+    /// delivery already marked kept, or else the oldest (see [`Marker`]). Returns it, having
+    /// deleted `mine` if it is not that one, or marked `mine` kept if it is.
     ///
     /// IVS's List may not show a new configuration at once. `mine` must be in it before the
     /// comparison means anything, so List is asked again (within the read-lag grace) until it
     /// is; by then any configuration created before it shows too.
-    async fn settle(&self, mine: Configuration, created_at: Instant) -> Configuration {
+    async fn settle(&self, mine: Marked, created_at: Instant) -> Configuration {
         let mut schedule = self.poll.schedule.start();
         let all = loop {
             let all = match self.calls.find_by_request(self.request_id).await {
                 Ok(all) => all,
                 Err(e) => {
                     warn!(error = %e, "could not check for a concurrent delivery; keeping ours");
-                    return mine;
+                    return mine.configuration;
                 }
             };
-            if all.iter().any(|m| m.configuration.arn == mine.arn) {
+            if all
+                .iter()
+                .any(|m| m.configuration.arn == mine.configuration.arn)
+            {
                 break all;
             }
             let delay = schedule.next_delay();
             if created_at.elapsed() + delay >= self.poll.read_lag_grace
                 || self.calls.deadline().work_left() <= delay
             {
-                warn!(arn = %mine.arn, "List does not show our configuration yet; keeping ours");
-                return mine;
+                warn!(arn = %mine.configuration.arn, "List does not show our configuration yet; keeping ours");
+                return mine.configuration;
             }
             tokio::time::sleep(delay).await;
         };
-        let oldest = all
+        let winner = all
             .into_iter()
-            .map(|m| m.configuration)
-            .find(|c| c.state != State::CreateFailed);
-        match oldest {
-            Some(oldest) if oldest.arn != mine.arn => {
-                info!(arn = %mine.arn, kept = %oldest.arn, "a concurrent delivery created one first; deleting ours");
-                if let Err(e) = self.calls.delete(&mine.arn).await {
-                    warn!(arn = %mine.arn, error = %e, "could not delete the duplicate");
+            .find(|m| m.configuration.state != State::CreateFailed);
+        match winner {
+            Some(winner) if winner.configuration.arn != mine.configuration.arn => {
+                let (arn, kept) = (&mine.configuration.arn, &winner.configuration.arn);
+                info!(
+                    arn,
+                    kept, "a concurrent delivery of this request settled first; deleting ours"
+                );
+                if let Err(e) = self.calls.delete(arn).await {
+                    warn!(arn, error = %e, "could not delete the duplicate");
                 }
-                oldest
+                winner.configuration
             }
-            _ => mine,
+            _ => {
+                if !mine.marker.kept {
+                    let arn = &mine.configuration.arn;
+                    let tag = BTreeMap::from([(
+                        MARKER_TAG.to_string(),
+                        mine.marker.kept().to_tag_value(),
+                    )]);
+                    if let Err(e) = self.calls.tag(arn, &tag).await {
+                        warn!(arn, error = %e, "could not mark the configuration kept");
+                    }
+                }
+                mine.configuration
+            }
         }
     }
 
@@ -278,6 +312,7 @@ mod tests {
         assert_eq!(done.answer.data["State"], "ACTIVE");
         assert_eq!(ivs.count(Operation::List), 2);
         assert_eq!(ivs.count(Operation::Create), 1);
+        assert_eq!(ivs.count(Operation::Tag), 1, "the one kept is marked so");
         assert_eq!(ivs.count(Operation::Get), 3);
         assert!(done.time_to_active.is_some());
     }
@@ -320,35 +355,77 @@ mod tests {
         assert!(started.elapsed() >= fast_poll().read_lag_grace);
     }
 
-    #[tokio::test]
-    async fn concurrent_deliveries_keep_the_oldest_and_delete_the_rest() {
-        let ivs = FakeIvs::new().stabilizing(1, State::Active);
-        let calls = Calls::new(&ivs, fast_calls(), deadline(2_000));
-        let spec = RecordingSpec::default();
-        let flow = CreateFlow {
-            calls: &calls,
-            spec: &spec,
+    fn flow<'c, 'a>(
+        calls: &'c Calls<'a, FakeIvs>,
+        spec: &'c RecordingSpec,
+    ) -> CreateFlow<'c, 'a, FakeIvs> {
+        CreateFlow {
+            calls,
+            spec,
             request_id: "req-1",
             failure_id: "f".into(),
             replacing: false,
             poll: fast_poll(),
-        };
-        let mine = ivs.insert(Marker::now("req-1"), State::Active);
-        let older = ivs.insert(
-            Marker {
-                request_id: "req-1".into(),
-                created_ms: 1,
+        }
+    }
+
+    fn marker(created_ms: u64, kept: bool) -> Marker {
+        Marker {
+            request_id: "req-1".into(),
+            created_ms,
+            kept,
+        }
+    }
+
+    /// Settles `mine` (created at `mine_ms`) among the configurations already there.
+    async fn settle_among(ivs: &FakeIvs, mine_ms: u64, others: &[(u64, bool)]) -> (String, String) {
+        let calls = Calls::new(ivs, fast_calls(), deadline(2_000));
+        let spec = RecordingSpec::default();
+        let mine = ivs.insert(marker(mine_ms, false), State::Active);
+        let _: Vec<String> = others
+            .iter()
+            .map(|(ms, kept)| ivs.insert(marker(*ms, *kept), State::Active))
+            .collect();
+        let me = Marked {
+            configuration: Configuration {
+                arn: mine.clone(),
+                name: String::new(),
+                state: State::Active,
             },
-            State::Active,
-        );
-        let mine_config = Configuration {
-            arn: mine.clone(),
-            name: String::new(),
-            state: State::Active,
+            marker: marker(mine_ms, false),
         };
-        let kept = flow.settle(mine_config, Instant::now()).await;
-        assert_eq!(kept.arn, older);
-        assert_eq!(ivs.arns(), vec![older]);
+        let kept = flow(&calls, &spec).settle(me, Instant::now()).await;
+        (mine, kept.arn)
+    }
+
+    #[tokio::test]
+    async fn concurrent_deliveries_keep_the_oldest_and_mark_it_kept() {
+        let ivs = FakeIvs::new();
+        let (mine, kept) = settle_among(&ivs, 500, &[(1, false)]).await;
+        assert_ne!(kept, mine);
+        assert_eq!(ivs.arns(), vec![kept.clone()], "ours was not deleted");
+
+        let ivs = FakeIvs::new();
+        let (mine, kept) = settle_among(&ivs, 1, &[(500, false)]).await;
+        assert_eq!(kept, mine);
+        assert_eq!(
+            ivs.arns().len(),
+            2,
+            "the younger one is its delivery's to delete"
+        );
+        assert_eq!(ivs.marker(&mine).unwrap(), marker(1, true));
+        assert_eq!(ivs.count(Operation::Tag), 1);
+    }
+
+    #[tokio::test]
+    async fn a_late_create_gives_way_to_the_configuration_already_kept() {
+        // Our create call started first (its time is older) but landed after the other
+        // delivery had settled on its own configuration and marked it kept.
+        let ivs = FakeIvs::new();
+        let (mine, kept) = settle_among(&ivs, 1, &[(500, true)]).await;
+        assert_ne!(kept, mine);
+        assert_eq!(ivs.arns(), vec![kept]);
+        assert_eq!(ivs.count(Operation::Tag), 0);
     }
 
     #[tokio::test]
@@ -356,17 +433,14 @@ mod tests {
         let ivs = FakeIvs::new().lagging(3);
         let calls = Calls::new(&ivs, fast_calls(), deadline(2_000));
         let spec = RecordingSpec::default();
-        let flow = CreateFlow {
-            calls: &calls,
-            spec: &spec,
-            request_id: "req-1",
-            failure_id: "f".into(),
-            replacing: false,
-            poll: fast_poll(),
+        let marker = Marker::now("req-1");
+        let created = ivs.create(&spec, &marker).await.unwrap();
+        let mine = Marked {
+            configuration: created.clone(),
+            marker,
         };
-        let mine = ivs.create(&spec, &Marker::now("req-1")).await.unwrap();
-        let kept = flow.settle(mine.clone(), Instant::now()).await;
-        assert_eq!(kept.arn, mine.arn);
+        let kept = flow(&calls, &spec).settle(mine, Instant::now()).await;
+        assert_eq!(kept.arn, created.arn);
         // Three Lists that did not show it yet, one that did.
         assert_eq!(ivs.count(Operation::List), 4);
     }

@@ -10,8 +10,9 @@ use thiserror::Error;
 /// lengths once written in JSON (a control character takes six bytes there). CloudFormation's
 /// own values are far shorter: a stack ARN is under 300 bytes, a logical id at most 255.
 pub const MAX_STACK_ID: usize = 1024;
-/// The marker tag's value is the RequestId, `@` and 13 digits: at most 256 characters in IVS.
-pub const MAX_REQUEST_ID: usize = 242;
+/// The marker tag's value is the RequestId, `@`, 13 digits and `@kept`: at most 256 characters
+/// in IVS.
+pub const MAX_REQUEST_ID: usize = 237;
 /// CloudFormation's own limit for a LogicalResourceId.
 pub const MAX_LOGICAL_ID: usize = 255;
 /// CloudFormation's own limit for a PhysicalResourceId.

@@ -10,17 +10,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// the function's role may delete and retag only configurations that carry it.
 pub const MARKER_TAG: &str = "cfn-ivs-recording:request-id";
 
-/// The marker's value: the CloudFormation RequestId, and when the configuration was created.
+/// The marker's value: the CloudFormation RequestId, when the configuration was created, and
+/// whether a delivery of the request has settled on keeping it.
 ///
-/// The time orders configurations that concurrent deliveries of one request created while
-/// IVS's List did not show them to each other yet: the oldest is kept by both.
+/// Concurrent deliveries of one request may each create a configuration before IVS's List
+/// shows them the other's. Each then keeps the one already marked kept, or else the oldest, and
+/// marks what it keeps: a create that lands late (its time is taken before the call) finds the
+/// other delivery's configuration marked kept and gives way to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
     /// The CloudFormation RequestId.
     pub request_id: String,
     /// Milliseconds since the Unix epoch at creation; 0 for a marker without a time.
     pub created_ms: u64,
+    /// A delivery of the request settled on this configuration.
+    pub kept: bool,
 }
+
+/// Appended to the marker's value once a delivery has settled on the configuration.
+const KEPT_SUFFIX: &str = "@kept";
 
 impl Marker {
     /// A marker for a configuration about to be created now.
@@ -31,16 +39,30 @@ impl Marker {
         Marker {
             request_id: request_id.to_string(),
             created_ms,
+            kept: false,
         }
     }
 
-    /// The tag value: `<RequestId>@<milliseconds>`.
+    /// The same marker, marked kept.
+    pub fn kept(&self) -> Marker {
+        Marker {
+            kept: true,
+            ..self.clone()
+        }
+    }
+
+    /// The tag value: `<RequestId>@<milliseconds>`, then `@kept` once settled on.
     pub fn to_tag_value(&self) -> String {
-        format!("{}@{}", self.request_id, self.created_ms)
+        let kept = if self.kept { KEPT_SUFFIX } else { "" };
+        format!("{}@{}{kept}", self.request_id, self.created_ms)
     }
 
     /// Reads a tag value; a bare RequestId (no time) reads as created at 0.
     pub fn parse(value: &str) -> Option<Marker> {
+        let (value, kept) = match value.strip_suffix(KEPT_SUFFIX) {
+            Some(rest) => (rest, true),
+            None => (value, false),
+        };
         if value.is_empty() {
             return None;
         }
@@ -52,10 +74,12 @@ impl Marker {
             Some((id, created_ms)) => Marker {
                 request_id: id.to_string(),
                 created_ms,
+                kept,
             },
             None => Marker {
                 request_id: value.to_string(),
                 created_ms: 0,
+                kept,
             },
         })
     }
@@ -140,14 +164,18 @@ mod tests {
         let m = Marker {
             request_id: "7d3e-uuid".into(),
             created_ms: 1_764_150_000_123,
+            kept: false,
         };
         assert_eq!(m.to_tag_value(), "7d3e-uuid@1764150000123");
-        assert_eq!(Marker::parse(&m.to_tag_value()), Some(m));
+        assert_eq!(Marker::parse(&m.to_tag_value()), Some(m.clone()));
+        assert_eq!(m.kept().to_tag_value(), "7d3e-uuid@1764150000123@kept");
+        assert_eq!(Marker::parse(&m.kept().to_tag_value()), Some(m.kept()));
         assert_eq!(
             Marker::parse("a@b@12"),
             Some(Marker {
                 request_id: "a@b".into(),
-                created_ms: 12
+                created_ms: 12,
+                kept: false,
             })
         );
         for bare in ["req-1", "req@notanumber", "@12"] {
@@ -155,7 +183,8 @@ mod tests {
                 Marker::parse(bare),
                 Some(Marker {
                     request_id: bare.into(),
-                    created_ms: 0
+                    created_ms: 0,
+                    kept: false,
                 }),
                 "{bare}"
             );

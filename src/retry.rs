@@ -101,8 +101,9 @@ impl<'a, A: IvsApi> Calls<'a, A> {
         self.call(Operation::Delete, || self.api.delete(arn)).await
     }
 
-    /// The configurations that carry `request_id`'s marker, oldest first (by the marker's
-    /// time, then ARN): the first is the one every delivery of the request keeps.
+    /// The configurations that carry `request_id`'s marker, the one every delivery of the
+    /// request keeps first: those marked kept before the others, then the oldest by the
+    /// marker's time, then by ARN.
     pub async fn find_by_request(&self, request_id: &str) -> Result<Vec<Marked>, IvsError> {
         let mut found: Vec<Marked> = self
             .call(Operation::List, || self.api.list_marked())
@@ -111,8 +112,11 @@ impl<'a, A: IvsApi> Calls<'a, A> {
             .filter(|m| m.marker.request_id == request_id)
             .collect();
         found.sort_by(|a, b| {
-            (a.marker.created_ms, &a.configuration.arn)
-                .cmp(&(b.marker.created_ms, &b.configuration.arn))
+            (!a.marker.kept, a.marker.created_ms, &a.configuration.arn).cmp(&(
+                !b.marker.kept,
+                b.marker.created_ms,
+                &b.configuration.arn,
+            ))
         });
         Ok(found)
     }

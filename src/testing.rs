@@ -4,7 +4,7 @@
 use crate::backoff::{BackoffPolicy, Jitter};
 use crate::deadline::Deadline;
 use crate::ivs::{CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation, State};
-use crate::ownership::Marker;
+use crate::ownership::{Marker, MARKER_TAG};
 use crate::properties::RecordingSpec;
 use crate::retry::CallPolicy;
 use crate::stabilize::PollPolicy;
@@ -113,6 +113,14 @@ impl FakeIvs {
             name: name.into(),
             arn,
         });
+    }
+
+    /// The marker a configuration carries now.
+    pub fn marker(&self, arn: &str) -> Option<Marker> {
+        self.lock()
+            .configurations
+            .get(arn)
+            .map(|s| s.marker.clone())
     }
 
     pub fn arns(&self) -> Vec<String> {
@@ -251,8 +259,16 @@ impl IvsApi for FakeIvs {
         Ok(BTreeMap::new())
     }
 
-    async fn tag(&self, _arn: &str, _tags: &BTreeMap<String, String>) -> Result<(), IvsError> {
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), IvsError> {
         self.begin(Operation::Tag)?;
+        let mut s = self.lock();
+        let stored = s
+            .configurations
+            .get_mut(arn)
+            .ok_or(not_found(Operation::Tag))?;
+        if let Some(marker) = tags.get(MARKER_TAG).and_then(|v| Marker::parse(v)) {
+            stored.marker = marker;
+        }
         Ok(())
     }
 

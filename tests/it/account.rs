@@ -3,6 +3,7 @@
 //! reads that lag writes. Each handler has its own client, as each Lambda instance would.
 
 use crate::util::*;
+use cfn_ivs_recording::ownership::MARKER_TAG;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::ivs::SdkIvs;
 use futures_util::future::join_all;
@@ -170,4 +171,43 @@ fn count_throttled(ivs: &IvsEmulator, op: ivs_emulator::Operation) -> usize {
         .iter()
         .filter(|r| r.operation == Some(op) && r.status == 429)
         .count()
+}
+
+/// Two deliveries of one Create at once, the first one's CreateRecordingConfiguration landing
+/// 3 s late: its marker's time is older, but the other delivery has settled on its own
+/// configuration and marked it kept by then, so the late one gives way. One configuration is
+/// left and both answer its ARN.
+#[tokio::test]
+async fn a_create_that_lands_late_gives_way_to_the_configuration_already_kept() {
+    use ivs_emulator::{Fault, FaultKind, Operation};
+    let ivs = IvsEmulator::start(EmulatorOptions {
+        stabilization: Stabilization::ActiveAfter(Duration::from_millis(300)),
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    ivs.inject(Fault::once(
+        Operation::CreateRecordingConfiguration,
+        FaultKind::Hang(Duration::from_secs(3)),
+    ));
+    let sink = ResponseSink::start().await.unwrap();
+    let first = handler(&ivs, HandlerConfig::default());
+    let second = handler(&ivs, HandlerConfig::default());
+    let event = process_event(&sink, "Create", "create-late", None, properties());
+    let later = {
+        let event = event.clone();
+        let (sink, second) = (&sink, &second);
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            answer(second, sink, event).await
+        }
+    };
+    let (a, b) = tokio::join!(answer(&first, &sink, event), later);
+    assert_eq!(a["Status"], "SUCCESS", "{a}");
+    assert_eq!(b["Status"], "SUCCESS", "{b}");
+    assert_eq!(a["PhysicalResourceId"], b["PhysicalResourceId"]);
+    let left = ivs.configurations();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(a["PhysicalResourceId"], left[0].arn);
+    assert!(left[0].tags[MARKER_TAG].ends_with("@kept"), "{:?}", left[0].tags);
 }

@@ -371,6 +371,7 @@ fn marker_value() -> String {
     Marker {
         request_id: "model-proves-validator".into(),
         created_ms: 1_700_000_000_000,
+        kept: true,
     }
     .to_tag_value()
 }

@@ -164,7 +164,8 @@ impl Env<'_> {
                 Ok(Value::Object(out))
             }
             Value::Array(items) => {
-                let mut items = self.list(items)?;
+                let items: Result<Vec<_>, _> = items.iter().map(|i| self.eval(i)).collect();
+                let mut items = items?;
                 items.retain(|v| !v.is_null());
                 Ok(Value::Array(items))
             }
@@ -172,15 +173,11 @@ impl Env<'_> {
         }
     }
 
-    fn list(&self, items: &[Value]) -> Result<Vec<Value>, String> {
-        items.iter().map(|i| self.eval(i)).collect()
-    }
-
     fn string(&self, value: &Value) -> Result<String, String> {
         text(&self.eval(value)?)
     }
 
-    fn strings(&self, value: &Value) -> Result<Vec<String>, String> {
+    fn string_list(&self, value: &Value) -> Result<Vec<String>, String> {
         match self.eval(value)? {
             Value::Array(items) => items.iter().map(text).collect(),
             other => Err(format!("{other} is not a list")),
@@ -204,9 +201,7 @@ impl Env<'_> {
         let args = arg.as_array().map(Vec::as_slice).unwrap_or_default();
         Ok(match (f, args) {
             ("Ref", _) => self.reference(arg.as_str().ok_or("Ref of a non-string")?)?,
-            ("Fn::GetAtt", [Value::String(id), Value::String(attribute)]) => {
-                self.reference(&format!("{id}.{attribute}"))?
-            }
+            ("Fn::GetAtt", _) => self.reference(&self.string_list(arg)?.join("."))?,
             ("Fn::Sub", _) => {
                 let (mut rest, vars) = match (arg, args) {
                     (Value::String(s), _) => (s.as_str(), None),
@@ -226,20 +221,16 @@ impl Env<'_> {
                 json!(out + rest)
             }
             ("Fn::Join", [Value::String(separator), list]) => {
-                json!(self.strings(list)?.join(separator))
+                json!(self.string_list(list)?.join(separator))
             }
             ("Fn::Split", [Value::String(separator), s]) => {
-                json!(self
-                    .string(s)?
-                    .split(separator.as_str())
-                    .collect::<Vec<_>>())
+                let s = self.string(s)?;
+                json!(s.split(separator.as_str()).collect::<Vec<_>>())
             }
             ("Fn::Select", [index, list]) => {
                 let i: usize = self.string(index)?.parse().map_err(|e| format!("{e}"))?;
-                let items = self.strings(list)?;
-                json!(items
-                    .get(i)
-                    .ok_or(format!("Fn::Select {i}: too few items"))?)
+                let item = self.string_list(list)?.get(i).cloned();
+                json!(item.ok_or(format!("Fn::Select {i}: too few items"))?)
             }
             ("Fn::If", [Value::String(condition), yes, no]) => {
                 self.eval(if self.condition(condition)? { yes } else { no })?
@@ -361,9 +352,7 @@ fn statements(template: &Value) -> (Vec<(String, &Value)>, Vec<String>) {
             }
             _ => vec![],
         };
-        let bodies = documents
-            .into_iter()
-            .flat_map(|d| one_or_many(&d["Statement"]));
+        let bodies = documents.iter().flat_map(|d| one_or_many(&d["Statement"]));
         for (i, body) in bodies.enumerate() {
             let sid = body["Sid"].as_str().unwrap_or("");
             found.push((format!("{id} statement {i} ({sid})"), body));
@@ -384,9 +373,7 @@ fn check_actions(scenario: &Scenario, template: &Value) -> Vec<String> {
     for (place, s) in statements {
         let not = s.get("NotAction").is_some() || s.get("NotResource").is_some();
         if s["Effect"] != "Allow" || not {
-            problems.push(format!(
-                "{place}: only Allow statements with Action and Resource"
-            ));
+            problems.push(format!("{place}: Allow with Action and Resource only"));
         }
         granted.extend(strings(&s["Action"]));
     }
@@ -414,7 +401,7 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
     let (region, account) = (scenario.region, scenario.account);
     let role = "role/aws-service-role/ivs.amazonaws.com/AWSServiceRoleForIVSRecordToS3*";
     let role = format!("arn:aws:iam::{account}:{role}");
-    let (mut problems, mut buckets) = (Vec::new(), BTreeSet::new());
+    let mut problems = Vec::new();
     for (place, s) in statements(template).0 {
         let resources = strings(&s["Resource"]);
         if resources.is_empty() {
@@ -431,7 +418,7 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
                     "ivs" => r.strip_prefix(&ivs).is_some_and(|id| !id.is_empty()),
                     "iam" => *r == role,
                     "logs" => *r == log_group,
-                    "s3" => buckets.insert(r.as_str()) || buckets.contains(r.as_str()),
+                    "s3" => scenario.buckets.contains(&r.as_str()),
                     _ => false,
                 };
                 if !allowed {
@@ -440,12 +427,11 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
             }
         }
     }
-    // S3 on the named buckets, all of them and nothing else.
-    let expected: BTreeSet<&str> = scenario.buckets.iter().copied().collect();
+    // S3 on the named buckets, all of them.
+    let buckets = s3_resources(template);
+    let expected: BTreeSet<String> = scenario.buckets.iter().map(|b| b.to_string()).collect();
     if buckets != expected {
-        problems.push(format!(
-            "S3 on {buckets:?}, the parameters name {expected:?}"
-        ));
+        problems.push(format!("S3 on {buckets:?}, not {expected:?}"));
     }
     problems
 }
@@ -474,7 +460,7 @@ fn check_conditions(_: &Scenario, template: &Value) -> Vec<String> {
                     "the marker on it and ForAllValues:StringNotEquals aws:TagKeys marker"),
                 "ivs:TagResource" => (owned || marked, "the marker on it or in the request"),
                 "iam:CreateServiceLinkedRole" => (for_ivs, "iam:AWSServiceName ivs.amazonaws.com"),
-                a if READ_ACTIONS.split(' ').any(|r| r.trim() == a) => (unconditioned,
+                a if READ_ACTIONS.split_whitespace().any(|r| r == a) => (unconditioned,
                     "no Condition (List finds the function's own configurations by marker)"),
                 _ => continue,
             };
@@ -665,9 +651,9 @@ fn overrides<'s>(section: &'s str, prefix: &str, mentions: &str) -> Vec<(&'s str
     let mut lines = section.lines().map(str::trim);
     let command = lines.find(|line| line.starts_with(prefix) && line.contains(mentions));
     let command = command.unwrap_or_else(|| panic!("README: no `{prefix} ... {mentions}`"));
-    let (_, pairs) = command
-        .split_once("--parameter-overrides ")
-        .expect("overrides");
+    let pairs = command
+        .split_once("--parameter-overrides")
+        .map_or("", |(_, p)| p);
     let pairs = pairs.split_whitespace();
     let pairs = pairs.take_while(|t| !t.starts_with("--") && !t.starts_with('#'));
     let pair = |t: &'s str| t.split_once('=').unwrap_or_else(|| panic!("README: {t}"));
@@ -687,13 +673,17 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
+/// The resources of the statements that grant S3 actions.
+fn s3_resources(template: &Value) -> BTreeSet<String> {
+    let statements = statements(template).0.into_iter().map(|(_, s)| s);
+    let s3 = statements.filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("s3:")));
+    s3.flat_map(|s| strings(&s["Resource"])).collect()
+}
+
 /// Whether the provider deployed with these parameters lets IVS use the bucket named `arn`.
 fn allows(region: &str, account: &str, params: &[(&str, &str)], arn: &str) -> bool {
     let provider = resolve(&provider(), region, account, params).unwrap();
-    let statements = statements(&provider).0.into_iter().map(|(_, s)| s);
-    let s3 = statements.filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("s3:")));
-    let patterns: Vec<String> = s3.flat_map(|s| strings(&s["Resource"])).collect();
-    patterns.iter().any(|p| glob(p, arn))
+    s3_resources(&provider).iter().any(|p| glob(p, arn))
 }
 
 #[test]
@@ -768,26 +758,20 @@ fn check_buckets(template: &Value) -> Vec<String> {
     let policies = resources_of_type(template, "AWS::S3::BucketPolicy");
     for (id, bucket) in buckets {
         let p = &bucket["Properties"];
-        let private = |key| p["PublicAccessBlockConfiguration"][key] == true;
+        let private = |key: &str| p["PublicAccessBlockConfiguration"][key] == true;
         let encryption = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
         let hardened = p["VersioningConfiguration"]["Status"] == "Enabled"
             && public.split(' ').all(private)
             && p["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
             && encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"].is_string();
         if !hardened {
-            problems.push(format!(
-                "{id}: not versioned, private, owned, encrypted: {p}"
-            ));
+            problems.push(format!("{id} is not hardened: {p}"));
         }
-        let (arn, objects) = (
-            json!(format!("{{{id}.Arn}}")),
-            json!(format!("{{{id}.Arn}}/*")),
-        );
-        let own = policies
-            .iter()
-            .filter(|(_, p)| symbol(&p["Properties"]["Bucket"]) == Some(id));
-        let mut statements =
-            own.flat_map(|(_, p)| one_or_many(&p["Properties"]["PolicyDocument"]["Statement"]));
+        let arn = json!(format!("{{{id}.Arn}}"));
+        let objects = json!(format!("{{{id}.Arn}}/*"));
+        let own = |p: &&Value| symbol(&p["Bucket"]) == Some(id.as_str());
+        let policies = policies.iter().map(|(_, p)| &p["Properties"]).filter(own);
+        let mut statements = policies.flat_map(|p| one_or_many(&p["PolicyDocument"]["Statement"]));
         let denies_plain_http = statements.any(|s| {
             let resources = one_or_many(&s["Resource"]);
             let insecure = &s["Condition"]["Bool"]["aws:SecureTransport"];
@@ -799,9 +783,7 @@ fn check_buckets(template: &Value) -> Vec<String> {
                 && (insecure == "false" || insecure == false)
         });
         if !denies_plain_http {
-            problems.push(format!(
-                "{id}: no policy denies s3:* on it and its objects without TLS"
-            ));
+            problems.push(format!("{id}: no policy denies plain HTTP"));
         }
     }
     problems
@@ -810,10 +792,7 @@ fn check_buckets(template: &Value) -> Vec<String> {
 #[test]
 fn buckets_refuse_plain_http_and_keep_versions() {
     let in_consumer = check_buckets(&evaluate(&consumer(), &[]));
-    assert!(
-        in_consumer.is_empty(),
-        "examples/consumer.yaml: {in_consumer:?}"
-    );
+    assert!(in_consumer.is_empty(), "consumer: {in_consumer:?}");
     fn policy(t: &mut Value) -> &mut Value {
         let policy = &mut t["Resources"]["DestinationBucketPolicy"]["Properties"];
         &mut policy["PolicyDocument"]["Statement"][0]
@@ -934,7 +913,7 @@ fn function_settings() {
     let trust = one_or_many(&role["Properties"]["AssumeRolePolicyDocument"]["Statement"]);
     let services = trust
         .iter()
-        .flat_map(|s| one_or_many(&s["Principal"]["Service"]));
+        .flat_map(|s| strings(&s["Principal"]["Service"]));
     assert_eq!(services.collect::<Vec<_>>(), ["lambda.amazonaws.com"]);
 
     // A cap makes Lambda hold throttled asynchronous events and drop them after
@@ -945,21 +924,21 @@ fn function_settings() {
     // Above the handler's 5 s answer margin plus some work time.
     let timeout = p["Timeout"].as_i64().expect("a Timeout (default 3 s)");
     assert!((15..=900).contains(&timeout), "Timeout {timeout}");
-    let max_age = p["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
-        .as_i64()
-        .unwrap();
+    let max_age = &p["EventInvokeConfig"]["MaximumEventAgeInSeconds"];
+    let max_age = max_age.as_i64().expect("MaximumEventAgeInSeconds");
     // An event Lambda starts as late as it may must still be answered before CloudFormation
     // stops waiting, in the example and in the consumer.
-    for template in [t.clone(), evaluate(&consumer(), &[])] {
-        let customs = resources_of_type(&template, CUSTOM_TYPE);
-        assert!(!customs.is_empty(), "no {CUSTOM_TYPE}");
+    let c = evaluate(&consumer(), &[]);
+    for (name, template) in [("template.yaml", &t), ("consumer", &c)] {
+        let customs = resources_of_type(template, CUSTOM_TYPE);
+        assert!(!customs.is_empty(), "{name}: no {CUSTOM_TYPE}");
         for (id, custom) in customs {
             let service_timeout = text(&custom["Properties"]["ServiceTimeout"]).unwrap();
             let service_timeout: i64 = service_timeout.parse().unwrap();
             assert!(
                 service_timeout >= max_age + timeout,
-                "{id}: ServiceTimeout {service_timeout} < {max_age} (MaximumEventAgeInSeconds) + \
-                 {timeout} (Timeout)"
+                "{name} {id}: ServiceTimeout {service_timeout} < {max_age} \
+                 (MaximumEventAgeInSeconds) + {timeout} (Timeout)"
             );
         }
     }
@@ -971,40 +950,33 @@ fn function_settings() {
 fn non_string_leaves(value: &Value, path: String) -> Vec<String> {
     let children: Vec<(String, &Value)> = match value {
         Value::String(_) => vec![],
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("{path}[{i}]"), v))
-            .collect(),
+        Value::Array(a) => (0..).map(|i| format!("{path}[{i}]")).zip(a).collect(),
         Value::Object(m) => m.iter().map(|(k, v)| (format!("{path}.{k}"), v)).collect(),
         other => return vec![format!("{path} is {other}, CloudFormation sends a string")],
     };
-    let leaves = children.into_iter();
-    leaves
-        .flat_map(|(path, v)| non_string_leaves(v, path))
-        .collect()
+    let leaves = children
+        .into_iter()
+        .map(|(path, v)| non_string_leaves(v, path));
+    leaves.flatten().collect()
 }
 
 /// What is wrong with an event, measured against the requests CloudFormation sends.
 fn check_event(name: &str, event: &Value) -> Vec<String> {
     let field = |key: &str| event[key].as_str().unwrap_or("");
-    let (kind, id, url) = (
-        field("RequestType"),
-        field("RequestId"),
-        field("ResponseURL"),
-    );
-    let digits = id
-        .char_indices()
-        .all(|(i, c)| c.is_ascii_hexdigit() || c == '-' && i % 5 == 3);
-    let uuid = id.len() == 36 && digits && [8, 13, 18, 23].iter().all(|&i| &id[i..=i] == "-");
+    let (kind, id) = (field("RequestType"), field("RequestId"));
+    let uuid = id.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     let physical = event.get("PhysicalResourceId");
-    let physical_ok = match kind {
-        "Create" => physical.is_none(),
-        _ => physical
-            .and_then(Value::as_str)
-            .is_some_and(|p| !p.is_empty()),
+    let named = physical
+        .and_then(Value::as_str)
+        .is_some_and(|p| !p.is_empty());
+    let physical_ok = if kind == "Create" {
+        physical.is_none()
+    } else {
+        named
     };
     let s3 = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/";
+    let url = field("ResponseURL");
     let presigned = url.starts_with(s3)
         && url.contains(&format!("%7CRecording%7C{id}?"))
         && url.contains("X-Amz-Signature=");
@@ -1026,17 +998,13 @@ fn check_event(name: &str, event: &Value) -> Vec<String> {
         (event.get("ResourceProperties").is_some(), "no ResourceProperties".into()),
     ];
     for key in ["ResourceProperties", "OldResourceProperties"] {
-        let Some(props) = event.get(key) else {
-            continue;
-        };
-        let token = props["ServiceToken"] == event["ServiceToken"];
-        checks.push((props.is_object(), format!("{key} is not an object")));
-        checks.push((
-            token,
-            format!("{key}.ServiceToken must be the ServiceToken"),
-        ));
-        let leaves = non_string_leaves(props, key.into());
-        checks.extend(leaves.into_iter().map(|p| (false, p)));
+        if let Some(props) = event.get(key) {
+            let token = props["ServiceToken"] == event["ServiceToken"];
+            checks.push((props.is_object(), format!("{key} is not an object")));
+            checks.push((token, format!("{key}.ServiceToken differs")));
+            let leaves = non_string_leaves(props, key.into());
+            checks.extend(leaves.into_iter().map(|p| (false, p)));
+        }
     }
     let failed = checks.into_iter().filter(|(ok, _)| !ok);
     failed.map(|(_, p)| format!("{name}: {p}")).collect()
@@ -1063,10 +1031,7 @@ fn events_are_shaped_like_cloudformation_requests() {
         let event = event.unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"));
         problems.extend(check_event(name, &event));
         if !request_ids.insert(event["RequestId"].to_string()) {
-            problems.push(format!(
-                "{name}: RequestId {} used twice",
-                event["RequestId"]
-            ));
+            problems.push(format!("{name}: its RequestId is another's"));
         }
         // The README has a line for each event.
         if !readme.contains(name.as_str()) {
@@ -1087,10 +1052,6 @@ fn events_are_shaped_like_cloudformation_requests() {
         ("another resource type", &|e| e["ResourceType"] = json!("AWS::IVS::RecordingConfiguration")),
         ("a Create with a PhysicalResourceId", &|e| e["PhysicalResourceId"] = json!("x")),
     ];
-    assert_catches(
-        "check_event",
-        &create,
-        |e| check_event("create.json", e),
-        mutations,
-    );
+    let check = |e: &Value| check_event("create.json", e);
+    assert_catches("check_event", &create, check, mutations);
 }

@@ -66,8 +66,8 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// A template as JSON, CloudFormation's short-form tags in their long form (`!Ref X` →
-/// `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Name v` → `{"Fn::Name": v}`).
+/// A template as JSON, short-form tags in their long form: `!Ref X` → `{"Ref": "X"}`,
+/// `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Name v` → `{"Fn::Name": v}`.
 fn load(relative: &str) -> Value {
     fn convert(yaml: serde_yaml_ng::Value) -> Value {
         use serde_yaml_ng::Value as Y;
@@ -569,7 +569,8 @@ fn policy_grants_exactly_the_actions_the_function_needs() {
             t["Resources"]["FunctionRole"]["Properties"]["ManagedPolicyArns"] = managed.clone()
         }),
         ("policies on the function", &|t| {
-            t["Resources"]["Function"]["Properties"]["Policies"] = json!(["AWSLambdaBasicExecutionRole"])
+            let function = &mut t["Resources"]["Function"]["Properties"];
+            function["Policies"] = json!(["AWSLambdaBasicExecutionRole"])
         }),
         ("a separate AWS::IAM::Policy", &|t| t["Resources"]["Extra"] = extra.clone()),
     ];
@@ -589,12 +590,14 @@ fn policy_resources_are_this_account_and_region_and_the_named_buckets() {
         ("ListChannels on recording configurations",
             &replace("IvsChannelsUsingConfiguration", "channel/", "recording-configuration/")),
         ("every role", &set("IvsRecordingServiceLinkedRolePolicies", "Resource", every_role)),
-        ("logs on * (as AWSLambdaBasicExecutionRole)", &set("OwnLogGroup", "Resource", json!(["*"]))),
+        ("logs on * (as AWSLambdaBasicExecutionRole)",
+            &set("OwnLogGroup", "Resource", json!(["*"]))),
         ("no Resource", &unset("OwnLogGroup", "Resource")),
         ("the example bucket's objects",
             &set("ExampleBucket", "Resource", sub("${DestinationBucket.Arn}/*"))),
         ("the prefix without its wildcard", &replace("AllowedBucketPrefix", "}*", "}")),
-        ("every bucket whatever the names", &set("AllowedBuckets", "Resource", json!("arn:aws:s3:::*"))),
+        ("every bucket whatever the names",
+            &set("AllowedBuckets", "Resource", json!("arn:aws:s3:::*"))),
         ("only the first name", &set("AllowedBuckets", "Resource", first)),
         ("the example bucket whether deployed or not", &|t| {
             let list = role_statements(t);
@@ -628,7 +631,8 @@ fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
         ("Delete among the reads", &add_action("IvsReadRecordingConfigurations", delete)),
         ("List only of marked configurations",
             &set("IvsReadRecordingConfigurations", "Condition", null(&owned, "false"))),
-        ("a service-linked role for any service", &unset("IvsRecordingServiceLinkedRole", "Condition")),
+        ("a service-linked role for any service",
+            &unset("IvsRecordingServiceLinkedRole", "Condition")),
     ];
     assert_check("check_conditions", check_conditions, mutations);
 }
@@ -638,10 +642,9 @@ fn only_configurations_carrying_the_marker_can_be_deleted_or_retagged() {
 /// The README's "Deploying" section, continuation lines joined.
 fn deploying_section() -> String {
     let readme = read("README.md");
-    let mut sections = readme.split("\n## ");
-    let section = sections.find(|s| s.starts_with("Deploying\n"));
+    let section = readme.split("\n## ").find(|s| s.starts_with("Deploying\n"));
     section
-        .expect("README has a Deploying section")
+        .expect("README: no Deploying section")
         .replace("\\\n", " ")
 }
 
@@ -651,14 +654,14 @@ fn overrides<'s>(section: &'s str, prefix: &str, mentions: &str) -> Vec<(&'s str
     let mut lines = section.lines().map(str::trim);
     let command = lines.find(|line| line.starts_with(prefix) && line.contains(mentions));
     let command = command.unwrap_or_else(|| panic!("README: no `{prefix} ... {mentions}`"));
-    let pairs = command
+    let (_, pairs) = command
         .split_once("--parameter-overrides")
-        .map_or("", |(_, p)| p);
+        .unwrap_or_default();
     let pairs = pairs.split_whitespace();
     let pairs = pairs.take_while(|t| !t.starts_with("--") && !t.starts_with('#'));
     let pair = |t: &'s str| t.split_once('=').unwrap_or_else(|| panic!("README: {t}"));
+    let pairs = pairs.map(pair);
     pairs
-        .map(pair)
         .map(|(k, v)| (k, v.trim_matches(['"', '\''])))
         .collect()
 }
@@ -715,18 +718,14 @@ fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
     // One of the longest region names, for the bucket name's length.
     let (region, account) = ("ap-southeast-2", "123456789012");
     let section = deploying_section();
-    let params = overrides(
-        &section,
-        "aws cloudformation deploy",
-        "examples/consumer.yaml",
-    );
+    let (deploy, file) = ("aws cloudformation deploy", "examples/consumer.yaml");
+    let params = overrides(&section, deploy, file);
     let c = resolve(&consumer(), region, account, &params).unwrap();
     let (bucket_id, bucket) = the_one(&c, "AWS::S3::Bucket");
     let name = bucket["Properties"]["BucketName"].as_str().expect("a name");
+    let allowed = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.');
     let valid = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
+        && name.bytes().all(allowed)
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     assert!(valid, "{name:?} is not a valid S3 bucket name");
@@ -737,10 +736,7 @@ fn consumer_bucket_is_allowed_when_deployed_as_the_readme_says() {
 
     let arn = format!("arn:aws:s3:::{name}");
     let params = overrides(&section, "sam deploy", "--parameter-overrides");
-    assert!(
-        allows(region, account, &params, &arn),
-        "{arn} with {params:?}"
-    );
+    assert!(allows(region, account, &params, &arn), "{params:?}");
     // The README's parameters are what makes it work: by default the provider allows only its
     // example bucket, and IVS would refuse the consumer's.
     assert!(!allows(region, account, &[], &arn), "{arn} by default");
@@ -800,10 +796,12 @@ fn buckets_refuse_plain_http_and_keep_versions() {
     #[rustfmt::skip]
     let mutations: &[Mutation] = &[
         ("Allow instead of Deny", &|t| policy(t)["Effect"] = json!("Allow")),
-        ("denies TLS instead", &|t| policy(t)["Condition"]["Bool"]["aws:SecureTransport"] = json!("true")),
+        ("denies TLS instead",
+            &|t| policy(t)["Condition"]["Bool"]["aws:SecureTransport"] = json!("true")),
         ("objects only", &|t| policy(t)["Resource"] = sub("${DestinationBucket.Arn}/*")),
         ("versioning suspended", &|t| {
-            t["Resources"]["DestinationBucket"]["Properties"]["VersioningConfiguration"]["Status"] = json!("Suspended")
+            let bucket = &mut t["Resources"]["DestinationBucket"]["Properties"];
+            bucket["VersioningConfiguration"]["Status"] = json!("Suspended")
         }),
     ];
     let check = |t: &Value| check_buckets(&evaluate(t, &[]));
@@ -986,10 +984,10 @@ fn check_event(name: &str, event: &Value) -> Vec<String> {
     let mut checks: Vec<(bool, String)> = vec![
         (["Create", "Update", "Delete"].contains(&kind),
             format!("RequestType {request_type} is not Create, Update or Delete")),
-        (field("ServiceToken").starts_with("arn:aws:lambda:"), "no ServiceToken (a Lambda ARN)".into()),
-        (resource_type == CUSTOM_TYPE, format!("ResourceType must be {CUSTOM_TYPE}, got {resource_type}")),
+        (field("ServiceToken").starts_with("arn:aws:lambda:"), "no Lambda ARN ServiceToken".into()),
+        (resource_type == CUSTOM_TYPE, format!("ResourceType {resource_type}, not {CUSTOM_TYPE}")),
         (event["LogicalResourceId"] == "Recording", "LogicalResourceId must be Recording".into()),
-        (field("StackId").starts_with(stack), "StackId is not a stack ARN of us-east-1 / 123456789012".into()),
+        (field("StackId").starts_with(stack), format!("StackId is not a stack ARN like {stack}")),
         (uuid, format!("RequestId {id:?} is not a UUID")),
         (presigned, "ResponseURL is not a pre-signed URL for this request".into()),
         (physical_ok, "PhysicalResourceId: none on a Create, a non-empty string otherwise".into()),
@@ -1045,11 +1043,14 @@ fn events_are_shaped_like_cloudformation_requests() {
     #[rustfmt::skip]
     let mutations: &[Mutation] = &[
         ("a number", &|e| e["ResourceProperties"]["RecordingReconnectWindowSeconds"] = json!(30)),
-        ("a nested number",
-            &|e| e["ResourceProperties"]["ThumbnailConfiguration"]["TargetIntervalSeconds"] = json!(30)),
+        ("a nested number", &|e| {
+            let thumbnails = &mut e["ResourceProperties"]["ThumbnailConfiguration"];
+            thumbnails["TargetIntervalSeconds"] = json!(30)
+        }),
         ("a boolean in a list", &|e| e["ResourceProperties"]["Tags"][0]["Value"] = json!(true)),
         ("no ServiceToken", &|e| drop(e.as_object_mut().unwrap().remove("ServiceToken"))),
-        ("another resource type", &|e| e["ResourceType"] = json!("AWS::IVS::RecordingConfiguration")),
+        ("another resource type",
+            &|e| e["ResourceType"] = json!("AWS::IVS::RecordingConfiguration")),
         ("a Create with a PhysicalResourceId", &|e| e["PhysicalResourceId"] = json!("x")),
     ];
     let check = |e: &Value| check_event("create.json", e);

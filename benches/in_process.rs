@@ -8,10 +8,10 @@
 //! The inputs are the sample events in `events/`, so the figures are for what CloudFormation
 //! really sends.
 
+use cfn_ivs_recording::answer::{self, Answer};
 use cfn_ivs_recording::event::Request;
 use cfn_ivs_recording::lifecycle::{self, Action};
 use cfn_ivs_recording::properties;
-use cfn_ivs_recording::answer::{self, Answer};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -38,7 +38,10 @@ fn parse_properties(c: &mut Criterion) {
 
 fn decide(c: &mut Criterion) {
     let create = request(event(CREATE_EVENT));
-    assert!(matches!(lifecycle::decide(&create, None), Action::Create { .. }));
+    assert!(matches!(
+        lifecycle::decide(&create, None),
+        Action::Create { .. }
+    ));
     c.bench_function("lifecycle::decide (Create)", |b| {
         b.iter(|| lifecycle::decide(black_box(&create), None))
     });

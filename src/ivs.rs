@@ -354,14 +354,16 @@ impl SdkIvs {
     }
 }
 
-/// The SDK retries passing failures (5xx, resets, throttles) itself, quickly, and its adaptive
-/// mode slows this client down when IVS throttles it. Longer waits for throttling and IAM
+/// The SDK retries passing failures (5xx, resets, throttles) itself, with full jitter from
+/// 500 ms, and its adaptive mode slows this client down when IVS throttles it. IVS's quotas
+/// refill a call every third of a second: quicker retries are throttled again, slower ones leave
+/// the quota idle (`cargo bench --bench process`, the storm row, compares settings). Longer waits for throttling and IAM
 /// propagation, up to the invocation's deadline, are [`crate::retry`]'s.
 fn retry_config() -> aws_sdk_ivs::config::retry::RetryConfig {
     aws_sdk_ivs::config::retry::RetryConfig::adaptive()
         .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(1))
+        .with_initial_backoff(Duration::from_millis(500))
+        .with_max_backoff(Duration::from_secs(2))
 }
 
 /// Bounds for every SDK call; the work deadline may cut them shorter. An attempt that hangs is

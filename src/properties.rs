@@ -11,9 +11,9 @@ use aws_sdk_ivs::types::{
     ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
 };
 use serde_json::{Map, Value};
-use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 use std::collections::BTreeMap;
 use thiserror::Error;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// IVS allows 50 tags per resource; one of them is the request marker.
 pub const MAX_USER_TAGS: usize = 49;
@@ -779,7 +779,15 @@ mod tests {
 
     #[test]
     fn tag_characters_follow_the_unicode_categories_of_the_aws_pattern() {
-        for ok in ["team", "équipe", "チーム", "a b", "k\u{2028}v", "x_.:/=+-@1", "٣"] {
+        for ok in [
+            "team",
+            "équipe",
+            "チーム",
+            "a b",
+            "k\u{2028}v",
+            "x_.:/=+-@1",
+            "٣",
+        ] {
             assert!(check_tag(ok, "v").is_ok(), "{ok:?}");
         }
         for bad in ["\u{345}", "a\u{0903}", "Ⓐ", "🄰", "a\tb", "a\nb", "a#b"] {

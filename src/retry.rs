@@ -31,7 +31,7 @@ impl Default for CallPolicy {
     fn default() -> Self {
         CallPolicy {
             throttled: BackoffPolicy {
-                first: Duration::from_millis(500),
+                first: Duration::from_millis(750),
                 max: Duration::from_secs(8),
                 jitter: Jitter::Full,
             },

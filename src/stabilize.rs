@@ -19,13 +19,14 @@ pub struct PollPolicy {
     pub read_lag_grace: Duration,
 }
 
-/// IVS usually settles within a second or two: a Get after one second, another after two,
-/// then every two seconds.
+/// IVS usually settles within a second or two. IVS allows 3 Gets a second per account, shared
+/// by every resource being created: each polls about once a second (0.67 to 1.33 s apart,
+/// jittered so that resources created together do not poll together).
 pub const DEFAULT_POLL: PollPolicy = PollPolicy {
     schedule: BackoffPolicy {
-        first: Duration::from_secs(1),
-        max: Duration::from_secs(2),
-        jitter: Jitter::None,
+        first: Duration::from_millis(1333),
+        max: Duration::from_millis(1333),
+        jitter: Jitter::Half,
     },
     read_lag_grace: Duration::from_secs(20),
 };

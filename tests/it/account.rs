@@ -3,9 +3,9 @@
 //! reads that lag writes. Each handler has its own client, as each Lambda instance would.
 
 use crate::util::*;
-use cfn_ivs_recording::ownership::MARKER_TAG;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::ivs::SdkIvs;
+use cfn_ivs_recording::ownership::MARKER_TAG;
 use futures_util::future::join_all;
 use ivs_emulator::{self as emulator, EmulatorOptions, IvsEmulator, Stabilization};
 use lambda_fakes::ResponseSink;
@@ -69,15 +69,28 @@ async fn ten_stacks_at_once_under_ivs_quotas_all_succeed_and_leave_nothing() {
     distinct.dedup();
     assert_eq!(distinct.len(), 10, "{arns:?}");
     let deletes = handlers.iter().zip(&arns).enumerate().map(|(i, (h, arn))| {
-        let event = process_event(&sink, "Delete", &format!("delete-{i}"), Some(arn), properties());
+        let event = process_event(
+            &sink,
+            "Delete",
+            &format!("delete-{i}"),
+            Some(arn),
+            properties(),
+        );
         answer(h, &sink, event)
     });
     for a in join_all(deletes).await {
         assert_eq!(a["Status"], "SUCCESS", "{a}");
     }
     assert!(ivs.configurations().is_empty());
-    assert_eq!(ivs.count(ivs_emulator::Operation::CreateRecordingConfiguration) - count_throttled(&ivs, ivs_emulator::Operation::CreateRecordingConfiguration), 10);
-    assert!(ivs.throttled() > 0, "the quotas never bit: the storm proves nothing");
+    assert_eq!(
+        ivs.count(ivs_emulator::Operation::CreateRecordingConfiguration)
+            - count_throttled(&ivs, ivs_emulator::Operation::CreateRecordingConfiguration),
+        10
+    );
+    assert!(
+        ivs.throttled() > 0,
+        "the quotas never bit: the storm proves nothing"
+    );
     eprintln!(
         "storm: {:.1?}, {} IVS calls, {} throttled",
         started.elapsed(),
@@ -209,5 +222,9 @@ async fn a_create_that_lands_late_gives_way_to_the_configuration_already_kept() 
     let left = ivs.configurations();
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(a["PhysicalResourceId"], left[0].arn);
-    assert!(left[0].tags[MARKER_TAG].ends_with("@kept"), "{:?}", left[0].tags);
+    assert!(
+        left[0].tags[MARKER_TAG].ends_with("@kept"),
+        "{:?}",
+        left[0].tags
+    );
 }

@@ -4,19 +4,19 @@
 //! refused naming that field; and the answer body stays valid JSON within CloudFormation's
 //! 4096 bytes for every identity the event parser lets through.
 
-use cfn_ivs_recording::event::{
-    self, Request, RequestKind, MAX_LOGICAL_ID, MAX_PHYSICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID,
-};
-use cfn_ivs_recording::properties::{
-    self, RecordingSpec, RenditionSpec, ThumbnailSpec, MAX_USER_TAGS, RECORDING_MODES, RENDITIONS,
-    RENDITION_SELECTIONS, RESOLUTIONS, STORAGES,
-};
-use cfn_ivs_recording::answer::{self, Answer, AnswerStatus, MAX_BODY};
 use aws_sdk_ivs::types::{
     RecordingMode, RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
     ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
 };
+use cfn_ivs_recording::answer::{self, Answer, AnswerStatus, MAX_BODY};
+use cfn_ivs_recording::event::{
+    self, Request, RequestKind, MAX_LOGICAL_ID, MAX_PHYSICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID,
+};
 use cfn_ivs_recording::ownership::MARKER_TAG;
+use cfn_ivs_recording::properties::{
+    self, RecordingSpec, RenditionSpec, ThumbnailSpec, MAX_USER_TAGS, RECORDING_MODES, RENDITIONS,
+    RENDITION_SELECTIONS, RESOLUTIONS, STORAGES,
+};
 use cfn_ivs_recording::{event::Identity, lifecycle};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -609,19 +609,26 @@ impl ValidModel {
                 .map(|(mode, interval, resolution, storage)| ThumbnailSpec {
                     recording_mode: mode.map(|m| RecordingMode::from(RECORDING_MODES[m])),
                     target_interval_seconds: *interval,
-                    resolution: resolution.map(|r| ThumbnailConfigurationResolution::from(RESOLUTIONS[r])),
-                    storage: storage
-                        .as_ref()
-                        .map(|s| s.iter().map(|i| ThumbnailConfigurationStorage::from(STORAGES[*i])).collect()),
+                    resolution: resolution
+                        .map(|r| ThumbnailConfigurationResolution::from(RESOLUTIONS[r])),
+                    storage: storage.as_ref().map(|s| {
+                        s.iter()
+                            .map(|i| ThumbnailConfigurationStorage::from(STORAGES[*i]))
+                            .collect()
+                    }),
                 }),
             rendition: self
                 .rendition
                 .as_ref()
                 .map(|(selection, renditions)| RenditionSpec {
-                    selection: selection.map(|s| RenditionConfigurationRenditionSelection::from(RENDITION_SELECTIONS[s])),
-                    renditions: renditions
-                        .as_ref()
-                        .map(|l| l.iter().map(|i| RenditionConfigurationRendition::from(RENDITIONS[*i])).collect()),
+                    selection: selection.map(|s| {
+                        RenditionConfigurationRenditionSelection::from(RENDITION_SELECTIONS[s])
+                    }),
+                    renditions: renditions.as_ref().map(|l| {
+                        l.iter()
+                            .map(|i| RenditionConfigurationRendition::from(RENDITIONS[*i]))
+                            .collect()
+                    }),
                 }),
             tags: self.tags.clone(),
         }

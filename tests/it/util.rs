@@ -133,7 +133,7 @@ impl Harness {
 /// retry quota per service and region for the whole process, so harnesses sharing a region
 /// would slow each other down once one of them is throttled (in Lambda, a process has a single
 /// client). The emulator writes us-east-1 into ARNs whatever the client signs for.
-fn own_region() -> String {
+pub fn own_region() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     format!("us-east-1-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

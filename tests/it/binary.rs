@@ -233,66 +233,73 @@ async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
     }
 }
 
-/// `sam local invoke` as far as it runs without Docker: the built binary with the environment
-/// SAM would give it (`AWS_SAM_LOCAL=true` and `events/sam-local-env.json`, with the host mapped
-/// to this machine) on `events/local/sam-create.json`. Its ResponseURL is plain http to a host
-/// the function does not take for loopback, as `host.docker.internal` is inside SAM's
-/// container: here `[::ffff:127.0.0.1]`, which still leads only to this machine. Without
+/// `sam local invoke` as far as it runs without Docker: `cfn-ivs-local serve` as the README
+/// starts it for SAM (naming the host `host.docker.internal`), and the built binary with the
+/// environment SAM would give it (`AWS_SAM_LOCAL=true` and `events/sam-local-env.json`, with
+/// the host mapped to this machine) on `events/local/sam-create.json`. Its ResponseURL is plain
+/// http to a host the function does not take for loopback, as `host.docker.internal` is inside
+/// SAM's container: here `[::ffff:127.0.0.1]`, which still leads only to this machine. Without
 /// `AWS_SAM_LOCAL` the same event is refused before any IVS call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_sam_local_a_plain_http_response_url_of_another_host_is_answered() {
+async fn under_sam_local_the_binary_answers_the_serve_capture_through_another_host() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |path: &str| -> Value {
         serde_json::from_str(&std::fs::read_to_string(root.join(path)).unwrap()).unwrap()
     };
     let env_file = read("events/sam-local-env.json");
     let sam_event = read("events/local/sam-create.json");
+    let mut serve = Serve::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--host-address",
+        "host.docker.internal",
+    ]);
+    let ivs_endpoint = serve.var("AWS_ENDPOINT_URL_IVS");
+    let capture = serve.var("RESPONSE_URL_BASE");
+    assert!(
+        ivs_endpoint.starts_with("http://host.docker.internal:"),
+        "{ivs_endpoint}"
+    );
+    let on_this_machine = |url: &str, host: &str| url.replacen("host.docker.internal", host, 1);
     for sam_local in [true, false] {
-        let mut event = sam_event.clone();
         let api = RuntimeApi::start().await.unwrap();
-        let ivs = IvsEmulator::start(EmulatorOptions::default())
-            .await
-            .unwrap();
-        let sink = ResponseSink::start().await.unwrap();
         let mut env: Vec<(String, String)> = env_file["Function"]
             .as_object()
             .unwrap()
             .iter()
             .map(|(k, v)| {
                 let v = v.as_str().unwrap();
-                (
-                    k.clone(),
-                    v.replace("http://host.docker.internal:9100", &ivs.endpoint_url()),
-                )
+                let v = v.replace("http://host.docker.internal:9100", &ivs_endpoint);
+                (k.clone(), on_this_machine(&v, "127.0.0.1"))
             })
             .collect();
         if sam_local {
             env.push(("AWS_SAM_LOCAL".into(), "true".into()));
         }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let function = FunctionProcess::start(&api, &ivs, &env);
-        let sam_url = event["ResponseURL"].as_str().unwrap().to_string();
-        let path = sam_url
-            .strip_prefix("http://host.docker.internal:9101")
+        let function =
+            FunctionProcess::start_at(&api, &on_this_machine(&ivs_endpoint, "127.0.0.1"), &env);
+        let mut event = sam_event.clone();
+        let url = event["ResponseURL"].as_str().unwrap().to_string();
+        let path = url
+            .strip_prefix("http://host.docker.internal:9101/")
             .expect("the event answers to the serve capture through Docker's host name");
-        event["ResponseURL"] = json!(sink
-            .url(path)
-            .replace("http://127.0.0.1:", "http://[::ffff:127.0.0.1]:"));
+        event["ResponseURL"] = json!(format!(
+            "{}{path}",
+            on_this_machine(&capture, "[::ffff:127.0.0.1]")
+        ));
         api.enqueue(invocation("inv-sam", event));
         let results = api.wait_for_results(1, Duration::from_secs(20)).await;
         let logs = function.logs();
         if sam_local {
-            let puts = sink.received();
-            assert_eq!(puts.len(), 1, "{results:?}\n{logs}");
-            assert_eq!(puts[0].json()["Status"], "SUCCESS", "{}", puts[0].body);
-            assert_eq!(ivs.configurations().len(), 1);
+            let answer = serve.next_answer(Duration::from_secs(10));
+            assert_eq!(answer["Status"], "SUCCESS", "{answer}\n{results:?}\n{logs}");
+            assert!(answer["PhysicalResourceId"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:ivs:us-east-1:123456789012:recording-configuration/"));
             assert!(logs.contains("plain http"), "{logs}");
         } else {
-            assert!(sink.received().is_empty());
-            assert!(
-                ivs.requests().is_empty(),
-                "IVS was called for an unanswerable event"
-            );
             match &results[0].0 {
                 InvocationResult::Error { body, .. } => assert_eq!(
                     serde_json::from_str::<Value>(body).unwrap()["errorType"],
@@ -300,6 +307,113 @@ async fn under_sam_local_a_plain_http_response_url_of_another_host_is_answered()
                 ),
                 other => panic!("expected the runtime error, got {other:?}"),
             }
+            assert!(!logs.contains("CreateRecordingConfiguration"), "{logs}");
         }
     }
+    assert_eq!(serve.answers_so_far(), 1, "the refused event was answered");
+}
+
+/// `cfn-ivs-local serve` as a process: the environment it prints and the answers it captures.
+struct Serve {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    vars: Vec<(String, String)>,
+    answers: usize,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(serve_binary())
+            .arg("serve")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cfn-ivs-local serve starts");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut serve = Serve {
+            child,
+            lines,
+            vars: Vec::new(),
+            answers: 0,
+        };
+        while !serve.vars.iter().any(|(k, _)| k == "RESPONSE_URL_BASE") {
+            let line = serve
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("serve prints its environment");
+            let (k, v) = line.split_once('=').expect("NAME=value");
+            serve.vars.push((k.to_string(), v.to_string()));
+        }
+        serve
+    }
+
+    fn var(&self, name: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("serve printed no {name}"))
+    }
+
+    /// The next answer serve printed, as pretty JSON over several lines.
+    fn next_answer(&mut self, timeout: Duration) -> Value {
+        let mut text = String::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(timeout)
+                .unwrap_or_else(|_| panic!("serve printed no whole answer: {text}"));
+            text.push_str(&line);
+            text.push('\n');
+            if let Ok(answer) = serde_json::from_str::<Value>(&text) {
+                self.answers += 1;
+                return answer;
+            }
+        }
+    }
+
+    /// Answers printed so far, waiting briefly for any still coming.
+    fn answers_so_far(&mut self) -> usize {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            if line == "}" {
+                self.answers += 1;
+            }
+        }
+        self.answers
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `cfn-ivs-local` binary beside the function's: `cargo test` at the workspace's root
+/// builds it for its own tests; a test run of this package alone builds it here.
+fn serve_binary() -> std::path::PathBuf {
+    let function = std::path::Path::new(env!("CARGO_BIN_EXE_cfn-ivs-recording"));
+    let serve = function.with_file_name("cfn-ivs-local");
+    if !serve.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--bin", "cfn-ivs-local"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --bin cfn-ivs-local failed");
+    }
+    serve
 }

@@ -201,13 +201,22 @@ impl FunctionProcess {
         ivs: &IvsEmulator,
         extra_env: &[(&str, &str)],
     ) -> FunctionProcess {
+        Self::start_at(api, &ivs.endpoint_url(), extra_env)
+    }
+
+    /// The same, with IVS at `ivs_endpoint` (another process's emulator).
+    pub fn start_at(
+        api: &lambda_fakes::RuntimeApi,
+        ivs_endpoint: &str,
+        extra_env: &[(&str, &str)],
+    ) -> FunctionProcess {
         use std::io::Read;
         use std::process::{Command, Stdio};
         let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-ivs-recording"));
         command
             .env_clear()
             .envs(api.lambda_env())
-            .env("AWS_ENDPOINT_URL_IVS", ivs.endpoint_url())
+            .env("AWS_ENDPOINT_URL_IVS", ivs_endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", PROCESS_ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", PROCESS_SECRET_ACCESS_KEY)

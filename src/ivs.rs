@@ -170,17 +170,6 @@ impl IvsError {
         }
     }
 
-    /// The operation that failed.
-    pub fn operation(&self) -> Operation {
-        match self {
-            IvsError::Service { operation, .. }
-            | IvsError::Deadline { operation }
-            | IvsError::Throttled { operation, .. }
-            | IvsError::AccessDenied { operation, .. }
-            | IvsError::Other { operation, .. } => *operation,
-        }
-    }
-
     /// The configuration (or channel) does not exist, or IVS does not show it yet.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some("ResourceNotFoundException")

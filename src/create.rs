@@ -213,9 +213,7 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
     /// After a create call whose outcome is unknown (a timeout, a server error): IVS may have
     /// made the configuration all the same, so look for it by the request marker and delete it.
     async fn sweep(&self, reason: String) -> Answer {
-        let cleanup = self
-            .calls
-            .with_deadline(self.calls.deadline().for_cleanup());
+        let cleanup = self.calls.for_cleanup();
         match cleanup.find_by_request(self.request_id).await {
             Ok(found) => match found.first() {
                 None => self.failed(format!("{reason}. No configuration was made")),
@@ -230,9 +228,7 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
 
     /// After a create went wrong: delete what was made, then say what is left.
     async fn clean_up(&self, arn: &str, reason: String) -> Answer {
-        let cleanup = self
-            .calls
-            .with_deadline(self.calls.deadline().for_cleanup());
+        let cleanup = self.calls.for_cleanup();
         match cleanup.delete(arn).await {
             Ok(()) => {
                 info!(arn, "deleted the configuration that did not become ACTIVE");

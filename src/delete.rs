@@ -61,7 +61,7 @@ pub async fn delete<A: IvsApi>(
         tokio::time::sleep(delay).await;
     }
     let conflict = conflict.map(|e| e.to_string()).unwrap_or_default();
-    let cleanup = calls.with_deadline(calls.deadline().for_cleanup());
+    let cleanup = calls.for_cleanup();
     let channels = match cleanup.channels_using(arn, CHANNELS_NAMED as i32 + 1).await {
         Ok(channels) if !channels.is_empty() => {
             let named: Vec<String> = channels

@@ -66,12 +66,12 @@ impl<'a, A: IvsApi> Calls<'a, A> {
         }
     }
 
-    /// The same calls with another deadline, e.g. the slice of the margin kept for cleaning up.
-    pub fn with_deadline(&self, deadline: Deadline) -> Calls<'a, A> {
+    /// The same calls for cleaning up after a failure, within [`Deadline::for_cleanup`].
+    pub fn for_cleanup(&self) -> Calls<'a, A> {
         Calls {
             api: self.api,
             policy: self.policy,
-            deadline,
+            deadline: self.deadline.for_cleanup(),
             first_denied: Mutex::new(*self.first_denied.lock().unwrap_or_else(|e| e.into_inner())),
         }
     }
@@ -195,13 +195,9 @@ impl<'a, A: IvsApi> Calls<'a, A> {
                     .access_denied_grace
                     .saturating_sub(first.elapsed());
                 if grace_left < delay || self.deadline.work_left() <= delay {
-                    let message = match &error {
-                        IvsError::Service { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    };
                     return Err(IvsError::AccessDenied {
                         operation,
-                        message,
+                        message: ivs_message(&error),
                         waited: first.elapsed(),
                     });
                 }
@@ -216,14 +212,18 @@ impl<'a, A: IvsApi> Calls<'a, A> {
 }
 
 fn throttled_until_deadline(operation: Operation, attempts: u32, last: &IvsError) -> IvsError {
-    let message = match last {
-        IvsError::Service { message, .. } => message.clone(),
-        other => other.to_string(),
-    };
     IvsError::Throttled {
         operation,
         attempts,
-        message,
+        message: ivs_message(last),
+    }
+}
+
+/// IVS's own message when it gave one, else the whole error.
+fn ivs_message(error: &IvsError) -> String {
+    match error {
+        IvsError::Service { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

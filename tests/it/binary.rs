@@ -2,7 +2,7 @@
 //! the emulated IVS answers its SDK calls, and the fake ResponseURL records what CloudFormation
 //! would receive. Also checks what the process logs.
 
-use crate::util::{invocation, FunctionProcess};
+use crate::util::{invocation, json_log_lines, FunctionProcess};
 use ivs_emulator::{EmulatorOptions, IvsEmulator, Stabilization};
 use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
@@ -90,13 +90,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
     );
 
     let logs = function.logs();
-    let lines: Vec<Value> = logs
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
-        })
-        .collect();
+    let lines = json_log_lines(&logs);
     let created = lines
         .iter()
         .find(|l| l["fields"]["message"] == "created")

@@ -632,13 +632,7 @@ async fn json_logs_at_debug_hold_no_secret() {
         ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
     ])
     .await;
-    let lines: Vec<Value> = logs
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
-        })
-        .collect();
+    let lines = json_log_lines(&logs);
     assert!(
         lines.iter().filter(|l| l["level"] == "DEBUG").count() > 50,
         "{logs}"

@@ -282,6 +282,17 @@ pub fn process_event(
     e
 }
 
+/// Every non-empty line of a process's output in Lambda's JSON log format, parsed; a line that
+/// is not JSON fails the test.
+pub fn json_log_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect()
+}
+
 /// Peak memory of this process, in KiB, since the last [`reset_peak_memory`].
 pub fn peak_memory_kib() -> u64 {
     proc_status_kib("VmHWM")

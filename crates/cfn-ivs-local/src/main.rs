@@ -7,6 +7,7 @@
 
 mod capture;
 mod serve;
+mod stack;
 
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::{ivs, logging};
@@ -233,11 +234,16 @@ async fn run(options: RunArgs) -> Result<(), String> {
             event["ResponseURL"] =
                 Value::String(sink.url(&format!("/{name}?X-Amz-Signature=local")));
         }
+        // The emulated CloudFormation shows the resource as waited for while the handler works.
+        let tracked = emulated.as_ref().and_then(|e| stack::begin(e, &event));
         let deadline = SystemTime::now() + options.timeout;
         let delivered = handler
             .handle(event, deadline)
             .await
             .map_err(|e| format!("{path}: {e}"))?;
+        if let Some(tracked) = tracked {
+            tracked.finish(delivered.status, &delivered.physical_resource_id);
+        }
         if options.send {
             println!(
                 "{}",

@@ -1,6 +1,7 @@
 //! `cfn-ivs-local serve`: the emulator and a ResponseURL capture as a long-lived server, for a
 //! function that runs elsewhere — `sam local invoke` in Docker, `cargo lambda watch` — and
-//! reaches IVS through `AWS_ENDPOINT_URL_IVS`. It prints that environment first, as
+//! reaches IVS through `AWS_ENDPOINT_URL_IVS` and CloudFormation through
+//! `AWS_ENDPOINT_URL_CLOUDFORMATION` (the same emulator). It prints that environment first, as
 //! `NAME=value` lines a shell or `docker --env-file` can take, then every captured answer.
 
 use super::capture;
@@ -45,11 +46,13 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), String> {
     let host = args
         .host_address
         .unwrap_or_else(|| reachable_host(args.listen.ip()));
+    let endpoint = format!("http://{host}:{}", emulator.local_addr().port());
+    // The function must not ask the real CloudFormation from a local run: the emulator answers
+    // DescribeStackResource on the same port. It knows no stacks here, since it does not see
+    // the events, so it answers that the event's stack does not exist.
     let environment = [
-        (
-            "AWS_ENDPOINT_URL_IVS",
-            format!("http://{host}:{}", emulator.local_addr().port()),
-        ),
+        ("AWS_ENDPOINT_URL_IVS", endpoint.clone()),
+        ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint),
         ("AWS_REGION", args.emulator.region.clone()),
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),

@@ -18,8 +18,9 @@ use std::time::Duration;
 /// Generous: the first start may wait for a cold cache on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-const ENVIRONMENT: [&str; 5] = [
+const ENVIRONMENT: [&str; 6] = [
     "AWS_ACCESS_KEY_ID",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
     "AWS_ENDPOINT_URL_IVS",
     "AWS_REGION",
     "AWS_SECRET_ACCESS_KEY",
@@ -156,6 +157,10 @@ async fn serve_prints_the_environment_serves_ivs_and_prints_each_answer() {
     assert_eq!(names, ENVIRONMENT);
     let endpoint = &serve.environment["AWS_ENDPOINT_URL_IVS"];
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    assert_eq!(
+        &serve.environment["AWS_ENDPOINT_URL_CLOUDFORMATION"],
+        endpoint
+    );
     assert_eq!(serve.environment["AWS_REGION"], "us-east-1");
     assert_eq!(
         serve.environment["AWS_ACCESS_KEY_ID"],
@@ -189,6 +194,25 @@ async fn serve_prints_the_environment_serves_ivs_and_prints_each_answer() {
         .unwrap();
     assert_eq!(fetched, created);
     assert_eq!(fetched.name(), Some("served"));
+
+    // The served CloudFormation knows no stack: the answer a function gets for a local event.
+    let sdk = ivs_emulator::sdk_config_for(
+        &serve.environment["AWS_ENDPOINT_URL_CLOUDFORMATION"],
+        "us-east-1",
+    );
+    let stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/5b1f8e10";
+    let described = aws_sdk_cloudformation::Client::new(&sdk)
+        .describe_stack_resource()
+        .stack_name(stack_id)
+        .logical_resource_id("Recording")
+        .send()
+        .await
+        .expect_err("no stack is known");
+    assert_eq!(described.code(), Some("ValidationError"));
+    assert_eq!(
+        described.message(),
+        Some(format!("Stack with id {stack_id} does not exist").as_str())
+    );
 
     let answer = json!({
         "Status": "SUCCESS",

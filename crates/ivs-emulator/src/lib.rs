@@ -11,14 +11,23 @@
 //! emulator is never more lenient than AWS), a window after start in which IAM denies every
 //! call, a lag before reads see a new configuration, and channels that keep a configuration in
 //! use.
+//!
+//! The same listener answers CloudFormation's DescribeStackResource in CloudFormation's query
+//! protocol (a form POSTed to `/`, an XML answer), validated against botocore's model of it,
+//! with the resource statuses a test sets ([`IvsEmulator::set_stack_resource`]), so that a
+//! function can ask whether CloudFormation still waits for it.
 
 #![warn(missing_docs)]
 
+mod cloudformation;
 mod limits;
 mod model;
 mod server;
+mod stacks;
 mod state;
 mod store;
+
+pub use stacks::StackResourceError;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -95,7 +104,7 @@ impl Quotas {
     pub fn ivs() -> Self {
         let per_second = Operation::ALL
             .into_iter()
-            .map(|operation| {
+            .filter_map(|operation| {
                 let rate = match operation {
                     Operation::CreateRecordingConfiguration
                     | Operation::GetRecordingConfiguration
@@ -105,8 +114,10 @@ impl Quotas {
                     | Operation::UntagResource
                     | Operation::ListTagsForResource => 10,
                     Operation::ListChannels => 5,
+                    // CloudFormation documents no rate for it: unlimited unless a test sets one.
+                    Operation::DescribeStackResource => return None,
                 };
-                (operation, rate)
+                Some((operation, rate))
             })
             .collect();
         Quotas { per_second }
@@ -128,7 +139,7 @@ pub enum Stabilization {
     VanishAfter(Duration),
 }
 
-/// An emulated IVS API operation.
+/// An emulated API operation: IVS's, and CloudFormation's DescribeStackResource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operation {
     /// `POST /CreateRecordingConfiguration`.
@@ -147,11 +158,23 @@ pub enum Operation {
     ListTagsForResource,
     /// `POST /ListChannels`.
     ListChannels,
+    /// CloudFormation's, in its query protocol: `POST /` with the form
+    /// `Action=DescribeStackResource&Version=2010-05-15&StackName=…&LogicalResourceId=…`.
+    DescribeStackResource,
+}
+
+/// The AWS service an operation belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// Amazon IVS, rest-json.
+    Ivs,
+    /// AWS CloudFormation, query protocol.
+    CloudFormation,
 }
 
 impl Operation {
     /// Every emulated operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::CreateRecordingConfiguration,
         Operation::GetRecordingConfiguration,
         Operation::DeleteRecordingConfiguration,
@@ -160,7 +183,16 @@ impl Operation {
         Operation::UntagResource,
         Operation::ListTagsForResource,
         Operation::ListChannels,
+        Operation::DescribeStackResource,
     ];
+
+    /// The service it belongs to.
+    pub fn service(&self) -> Service {
+        match self {
+            Operation::DescribeStackResource => Service::CloudFormation,
+            _ => Service::Ivs,
+        }
+    }
 
     /// The operation's name in the IVS API and its model.
     pub fn name(&self) -> &'static str {
@@ -173,6 +205,7 @@ impl Operation {
             Operation::UntagResource => "UntagResource",
             Operation::ListTagsForResource => "ListTagsForResource",
             Operation::ListChannels => "ListChannels",
+            Operation::DescribeStackResource => "DescribeStackResource",
         }
     }
 }
@@ -185,7 +218,7 @@ impl fmt::Display for Operation {
 
 /// A name that is not one of the emulated operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown IVS operation: {0}")]
+#[error("unknown operation: {0}")]
 pub struct UnknownOperation(pub String);
 
 impl FromStr for Operation {
@@ -203,12 +236,17 @@ impl FromStr for Operation {
 /// operation entirely: the store is left untouched.
 #[derive(Clone, Debug)]
 pub enum FaultKind {
-    /// An IVS error response; the status comes from the model's error shape for `code`
-    /// (400 when the model has no such error).
+    /// An error response as the operation's service writes it. For IVS the status comes from
+    /// the model's error shape for `code` (400 when the model has no such error). For
+    /// CloudFormation it is a query-protocol `ErrorResponse` (`Type` Sender, or Receiver for a
+    /// 5xx) with the status CloudFormation gives the code: 403 for `AccessDenied`, 500 for
+    /// `InternalFailure`, 503 for `ServiceUnavailable`, 400 for the others (`Throttling`,
+    /// `ValidationError`, …).
     ServiceError {
-        /// The error code, e.g. `ConflictException`, sent as `x-amzn-ErrorType`.
+        /// The error code, e.g. `ConflictException` (IVS, sent as `x-amzn-ErrorType`) or
+        /// `Throttling` (CloudFormation, in the XML).
         code: String,
-        /// The `exceptionMessage`.
+        /// The `exceptionMessage` (IVS) or `Message` (CloudFormation).
         message: String,
     },
     /// A raw status and body without `x-amzn-ErrorType`, e.g. a 500 HTML page, a 503, a 429.
@@ -218,7 +256,7 @@ pub enum FaultKind {
         /// The body, sent as is.
         body: String,
     },
-    /// 200 with a body that is not valid JSON.
+    /// 200 with a body cut short: JSON for IVS, XML for CloudFormation.
     MalformedBody,
     /// The connection is closed without any response.
     ConnectionReset,
@@ -231,7 +269,8 @@ pub enum FaultKind {
 /// A fault to inject with [`IvsEmulator::inject`].
 #[derive(Clone, Debug)]
 pub struct Fault {
-    /// The operation it applies to; `None` applies to every operation.
+    /// The operation it applies to; `None` applies to every operation, DescribeStackResource
+    /// included.
     pub operation: Option<Operation>,
     /// What it does.
     pub kind: FaultKind,
@@ -281,6 +320,17 @@ pub struct StoredConfiguration {
     pub body: serde_json::Value,
 }
 
+/// A resource of a stack, as DescribeStackResource reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackResource {
+    /// Its `ResourceStatus`, e.g. `CREATE_IN_PROGRESS`.
+    pub status: String,
+    /// Its `PhysicalResourceId`; CloudFormation has none before the resource's first answer.
+    pub physical_resource_id: Option<String>,
+    /// Its `ResourceType`.
+    pub resource_type: String,
+}
+
 /// A request as the emulator received it.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -293,6 +343,7 @@ pub struct RecordedRequest {
     /// The query string, still percent-encoded.
     pub query: Option<String>,
     /// The JSON body; `Null` if empty, a JSON string holding the raw text if it is not JSON.
+    /// For CloudFormation's query protocol, the form's parameters as an object of strings.
     pub body: serde_json::Value,
     /// The response status; 0 while no response has been sent (a hang, a reset connection).
     pub status: u16,
@@ -302,8 +353,11 @@ impl IvsEmulator {
     /// Binds `options.listen` (by default 127.0.0.1 on a free port) and serves on a spawned task
     /// of the current tokio runtime, each connection on its own task.
     pub async fn start(options: EmulatorOptions) -> std::io::Result<IvsEmulator> {
-        let model = model::Model::embedded()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        let invalid = |e: &model::ModelError| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+        };
+        let model = model::Model::embedded().map_err(invalid)?;
+        let cloudformation = model::Model::cloudformation().map_err(invalid)?;
         let listen = options
             .listen
             .unwrap_or_else(|| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
@@ -311,6 +365,7 @@ impl IvsEmulator {
         let address = listener.local_addr()?;
         let shared = Arc::new(server::Shared {
             model,
+            cloudformation,
             state: Mutex::new(state::State::new(&options, tokio::time::Instant::now())),
         });
         let (shutdown, stopped) = watch::channel(false);
@@ -327,6 +382,13 @@ impl IvsEmulator {
     /// The URL to give a client as its endpoint, e.g. `http://127.0.0.1:41234`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.handle.address)
+    }
+
+    /// The URL to give a CloudFormation client as its endpoint (`AWS_ENDPOINT_URL_CLOUDFORMATION`):
+    /// the same listener as [`IvsEmulator::endpoint_url`], which tells the two services' requests
+    /// apart by their protocol.
+    pub fn cloudformation_endpoint_url(&self) -> String {
+        self.endpoint_url()
     }
 
     /// The address the emulator listens on.
@@ -382,6 +444,71 @@ impl IvsEmulator {
         self.state().store.set_stabilization(s);
     }
 
+    /// Declares the resource `logical_id` of the stack `stack_id` (a stack ARN of the emulated
+    /// account and region, as in an event's `StackId`) with `status`, one of the model's
+    /// `ResourceStatus` values; DescribeStackResource answers it from now on, by the stack's
+    /// ARN or name. A resource already declared keeps its PhysicalResourceId and type.
+    pub fn set_stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        status: &str,
+    ) -> Result<(), StackResourceError> {
+        let previous = self.state().stacks.get(stack_id, logical_id);
+        let resource = StackResource {
+            status: status.to_owned(),
+            physical_resource_id: previous
+                .as_ref()
+                .and_then(|r| r.physical_resource_id.clone()),
+            resource_type: previous.map_or_else(
+                || stacks::DEFAULT_RESOURCE_TYPE.to_owned(),
+                |r| r.resource_type,
+            ),
+        };
+        self.put_stack_resource(stack_id, logical_id, resource)
+    }
+
+    /// Declares the resource as [`IvsEmulator::set_stack_resource`] does, with everything
+    /// DescribeStackResource reports of it.
+    pub fn put_stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        resource: StackResource,
+    ) -> Result<(), StackResourceError> {
+        let allowed = self
+            .handle
+            .shared
+            .cloudformation
+            .enum_values("ResourceStatus");
+        if !allowed.contains(&resource.status) {
+            return Err(StackResourceError::Status {
+                status: resource.status,
+                allowed: allowed.join(", "),
+            });
+        }
+        let mut state = self.state();
+        state.stacks.name_in(stack_id)?;
+        state.stacks.set(stack_id, logical_id, resource);
+        Ok(())
+    }
+
+    /// The resource as declared, if it is.
+    pub fn stack_resource(&self, stack_id: &str, logical_id: &str) -> Option<StackResource> {
+        self.state().stacks.get(stack_id, logical_id)
+    }
+
+    /// Forgets the resource; its stack stays known. False if it was not declared.
+    pub fn remove_stack_resource(&self, stack_id: &str, logical_id: &str) -> bool {
+        self.state().stacks.remove(stack_id, logical_id)
+    }
+
+    /// Forgets the stack and its resources, so that DescribeStackResource answers that it does
+    /// not exist. False if it was not declared.
+    pub fn remove_stack(&self, stack_id: &str) -> bool {
+        self.state().stacks.remove_stack(stack_id)
+    }
+
     /// Stops accepting connections and drops the open ones, hanging requests included.
     pub fn shutdown(&self) {
         self.handle.shutdown.send_replace(true);
@@ -413,10 +540,10 @@ pub const ACCESS_KEY_ID: &str = "AKIDEMULATOR";
 /// The secret access key that goes with [`ACCESS_KEY_ID`].
 pub const SECRET_ACCESS_KEY: &str = "secret";
 
-/// SDK configuration for a client of the emulator: fake static credentials (the emulator does
-/// not check signatures), the given region and endpoint, and the SDK's standard retry policy.
-/// The client's default runtime plugins supply the tokio sleep and the system time source that
-/// retries need.
+/// SDK configuration for a client of the emulator, IVS's or CloudFormation's (both are served at
+/// the same endpoint): fake static credentials (the emulator does not check signatures), the
+/// given region and endpoint, and the SDK's standard retry policy. The client's default runtime
+/// plugins supply the tokio sleep and the system time source that retries need.
 pub fn sdk_config_for(endpoint_url: &str, region: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -1,8 +1,9 @@
 //! What a real account imposes before an operation runs: the API rate quotas, as one token
-//! bucket per operation, and IAM refusing every call while a new role's permissions propagate.
+//! bucket per operation, and IAM refusing every call while a new role's permissions propagate,
+//! each answered in the words of the operation's service.
 
 use super::store::ApiError;
-use super::{EmulatorOptions, Operation, Quotas};
+use super::{EmulatorOptions, Operation, Quotas, Service};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokio::time::Instant;
@@ -80,8 +81,12 @@ impl RateLimiter {
             return Ok(());
         }
         self.throttled += 1;
+        let code = match operation.service() {
+            Service::Ivs => "ThrottlingException",
+            Service::CloudFormation => "Throttling",
+        };
         Err(ApiError {
-            code: "ThrottlingException",
+            code,
             message: RATE_EXCEEDED.to_owned(),
         })
     }
@@ -97,6 +102,8 @@ pub(super) struct Iam {
     caller_arn: String,
     /// What Create is authorized against: every configuration of the account and region.
     create_resource: String,
+    /// `arn:aws:cloudformation:REGION:ACCOUNT:stack/`, before a stack's name.
+    stack_prefix: String,
 }
 
 impl Iam {
@@ -106,6 +113,10 @@ impl Iam {
             caller_arn: format!("arn:aws:sts::{}:{CALLER}", options.account_id),
             create_resource: format!(
                 "arn:aws:ivs:{}:{}:recording-configuration/*",
+                options.region, options.account_id
+            ),
+            stack_prefix: format!(
+                "arn:aws:cloudformation:{}:{}:stack/",
                 options.region, options.account_id
             ),
         }
@@ -125,16 +136,29 @@ impl Iam {
         let named = input
             .and_then(|input| input.get("arn").or_else(|| input.get("resourceArn")))
             .and_then(Value::as_str);
-        let resource = match (named, operation) {
-            (Some(arn), _) => arn,
-            (None, Operation::CreateRecordingConfiguration) => &self.create_resource,
-            (None, _) => "*",
+        let stack = input
+            .and_then(|input| input.get("StackName"))
+            .and_then(Value::as_str);
+        let resource = match (named, stack, operation) {
+            (Some(arn), _, _) => arn.to_owned(),
+            (None, None, Operation::CreateRecordingConfiguration) => self.create_resource.clone(),
+            // IAM authorizes a stack named by name against every stack of that name.
+            (None, Some(stack), _) if !stack.starts_with("arn:") => {
+                format!("{}{stack}/*", self.stack_prefix)
+            }
+            (None, Some(stack), _) => stack.to_owned(),
+            (None, None, _) => "*".to_owned(),
+        };
+        let (code, service) = match operation.service() {
+            Service::Ivs => ("AccessDeniedException", "ivs"),
+            Service::CloudFormation => ("AccessDenied", "cloudformation"),
         };
         Err(ApiError {
-            code: "AccessDeniedException",
+            code,
             message: format!(
-                "User: {} is not authorized to perform: ivs:{operation} on resource: {resource} \
-                 because no identity-based policy allows the ivs:{operation} action",
+                "User: {} is not authorized to perform: {service}:{operation} on resource: \
+                 {resource} because no identity-based policy allows the {service}:{operation} \
+                 action",
                 self.caller_arn
             ),
         })

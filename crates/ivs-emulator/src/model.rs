@@ -1,8 +1,10 @@
 //! The official IVS service model (the recording-configuration part of API 2020-07-14, and
-//! ListChannels), embedded verbatim, and everything the emulator derives from it: routing a request to its operation by
-//! the `http` traits, binding URI labels, query strings and the JSON body into one input
-//! document, and validating that document against the input shape's constraints. Being driven
-//! by the model rather than by hand-written checks keeps the emulator rejecting what IVS rejects.
+//! ListChannels) and CloudFormation's DescribeStackResource, embedded verbatim, and everything
+//! the emulator derives from them: routing a request to its operation by the `http` traits,
+//! binding URI labels, query strings, the JSON body or a query-protocol form into one input
+//! document, validating that document against the input shape's constraints, and writing a
+//! query-protocol answer from the output shape. Being driven by the models rather than by
+//! hand-written checks keeps the emulator rejecting what the services reject.
 
 use regex::Regex;
 use serde::Deserialize;
@@ -17,6 +19,11 @@ const MODEL_JSON: &str = include_str!("ivs-2020-07-14-recording-configuration.js
 /// verbatim. Its errors are the file above's shapes, which differ from botocore's only in their
 /// documentation text. A separate file keeps the one above identical to the shared reference.
 const LIST_CHANNELS_JSON: &str = include_str!("ivs-2020-07-14-list-channels.json");
+/// DescribeStackResource, extracted from botocore 1.44.8's
+/// `botocore/data/cloudformation/2010-05-15/service-2.json.gz` (its metadata says so): the
+/// operation and every shape it reaches, copied verbatim. The operation models no errors.
+const CLOUDFORMATION_JSON: &str =
+    include_str!("cloudformation-2010-05-15-describe-stack-resource.json");
 
 /// A pattern in the published model that the service itself does not enforce as written.
 struct Erratum {
@@ -34,12 +41,40 @@ const ERRATA: &[Erratum] = &[Erratum {
     corrected: "arn:aws:ivs:[a-z0-9-]+:[0-9]+:[a-z-]+/[a-zA-Z0-9-]+",
 }];
 
+/// A constraint the service enforces that its published model does not state at all.
+struct Addendum {
+    shape: &'static str,
+    /// As the service's messages quote it.
+    pattern: &'static str,
+}
+
+/// CloudFormation refuses a StackName outside this pattern with "1 validation error detected:
+/// Value '…' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression
+/// pattern: [a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*", as widely reported from DescribeStacks
+/// and CreateStack, whose StackName is the same shape as DescribeStackResource's. It matches the
+/// whole value (`instance_and_route53` is refused though a prefix fits), unlike the Smithy
+/// patterns of the published models, which are searched.
+const ADDENDA: &[Addendum] = &[Addendum {
+    shape: "StackName",
+    pattern: "[a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*",
+}];
+
 static EMBEDDED: LazyLock<Result<Model, ModelError>> =
     LazyLock::new(|| Model::parse(&[MODEL_JSON, LIST_CHANNELS_JSON]));
 
+static CLOUDFORMATION: LazyLock<Result<Model, ModelError>> =
+    LazyLock::new(|| Model::parse(&[CLOUDFORMATION_JSON]));
+
+/// Timestamps in the documents the emulator validates are ISO 8601 date-times in UTC, as the
+/// query protocol writes them.
+static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$")
+        .expect("a valid pattern")
+});
+
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ModelError {
-    #[error("the IVS model is not valid: {0}")]
+    #[error("an embedded service model is not valid: {0}")]
     Json(#[from] serde_json::Error),
     #[error("{name} is defined in more than one part of the model")]
     Duplicate { name: String },
@@ -59,6 +94,8 @@ pub(super) enum ModelError {
     Pattern { shape: String, source: regex::Error },
     #[error("the erratum for shape {shape} no longer matches the model; re-check it")]
     StaleErratum { shape: String },
+    #[error("shape {shape} now publishes a pattern of its own; re-check its addendum")]
+    StaleAddendum { shape: String },
 }
 
 /// Why a request's input is unacceptable; the emulator answers ValidationException with it.
@@ -177,6 +214,13 @@ pub(super) struct OperationDef {
     method: String,
     path: Vec<Segment>,
     input: Option<Input>,
+    output: Option<Output>,
+}
+
+/// An operation's output structure and, in the query protocol, the element wrapping it.
+struct Output {
+    shape: ShapeId,
+    result_wrapper: Option<String>,
 }
 
 /// An operation's input structure, with the members the request is bound to.
@@ -228,6 +272,7 @@ enum ShapeKind {
         representable: (i64, i64),
     },
     Boolean,
+    Timestamp,
 }
 
 #[derive(Clone)]
@@ -248,6 +293,8 @@ pub(super) struct Model {
     operations: Vec<OperationDef>,
     names: BTreeMap<String, ShapeId>,
     shapes: Vec<Shape>,
+    /// The query protocol's XML namespace, from the metadata.
+    xml_namespace: Option<String>,
 }
 
 impl Model {
@@ -256,11 +303,17 @@ impl Model {
         EMBEDDED.as_ref()
     }
 
+    /// The embedded CloudFormation model (DescribeStackResource), parsed once per process.
+    pub(super) fn cloudformation() -> Result<&'static Model, &'static ModelError> {
+        CLOUDFORMATION.as_ref()
+    }
+
     /// Parses a model given in parts, which must not define an operation or shape twice.
     fn parse(parts: &[&str]) -> Result<Model, ModelError> {
         let mut raw = RawModel::default();
         for part in parts {
             let part: RawModel = serde_json::from_str(part)?;
+            raw.metadata.xml_namespace = raw.metadata.xml_namespace.or(part.metadata.xml_namespace);
             for (name, operation) in part.operations {
                 if raw.operations.insert(name.clone(), operation).is_some() {
                     return Err(ModelError::Duplicate { name });
@@ -311,12 +364,20 @@ impl Model {
                         })
                     }
                 };
+                let output = match op.output {
+                    None => None,
+                    Some(output) => Some(Output {
+                        shape: resolve(&name, &output.shape)?,
+                        result_wrapper: output.result_wrapper,
+                    }),
+                };
                 Ok(OperationDef {
                     path: parse_path(&op.http.request_uri),
                     method: op.http.method,
                     // botocore's default when an operation does not state its success code.
                     response_code: op.http.response_code.unwrap_or(200),
                     input,
+                    output,
                     name,
                 })
             })
@@ -325,6 +386,7 @@ impl Model {
             operations,
             names,
             shapes,
+            xml_namespace: raw.metadata.xml_namespace,
         })
     }
 
@@ -398,7 +460,131 @@ impl Model {
         Ok(document)
     }
 
-    /// Validates `value` against the shape called `shape`.
+    /// The operation called `name`, for the query protocol, whose requests name their operation
+    /// in the `Action` parameter rather than in the path.
+    pub(super) fn operation(&self, name: &str) -> Option<&OperationDef> {
+        self.operations
+            .iter()
+            .find(|operation| operation.name == name)
+    }
+
+    /// Binds a query-protocol form: each top-level scalar member from the parameter of its name,
+    /// then validates. (The protocol's `A.B` and `A.member.N` forms for nested members are not
+    /// needed by any emulated operation, so such members stay unbound, and are reported if
+    /// required.) Violations name members in lower camel case (`stackName`), as the service's
+    /// messages do.
+    pub(super) fn bind_form(
+        &self,
+        operation: &OperationDef,
+        params: &[(String, String)],
+    ) -> Result<Value, ValidationError> {
+        let Some(input) = &operation.input else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let mut document = Map::new();
+        for (name, member) in &input.members {
+            let nested = matches!(
+                self.shapes[member.shape.0].kind,
+                ShapeKind::Structure { .. } | ShapeKind::List { .. } | ShapeKind::Map { .. }
+            );
+            let value = params.iter().find(|(key, _)| key == name);
+            if let Some((_, value)) = value.filter(|_| !nested) {
+                document.insert(name.clone(), self.text_value(member.shape, value.clone()));
+            }
+        }
+        let document = Value::Object(document);
+        self.validate(input.shape, &document)
+            .map_err(|ValidationError(violations)| {
+                let renamed = violations.into_iter().map(|violation| Violation {
+                    path: lower_camel(&violation.path),
+                    ..violation
+                });
+                ValidationError(renamed.collect())
+            })?;
+        Ok(document)
+    }
+
+    /// The query protocol's answer to `operation`: `output`, a document of the operation's
+    /// output shape, as XML inside the result wrapper, then the request id.
+    pub(super) fn query_response(
+        &self,
+        operation: &OperationDef,
+        output: &Value,
+        request_id: &str,
+    ) -> String {
+        let name = &operation.name;
+        let mut xml = format!("<{name}Response");
+        if let Some(namespace) = &self.xml_namespace {
+            xml.push_str(&format!(" xmlns=\"{}\"", escape_xml(namespace)));
+        }
+        xml.push('>');
+        if let Some(result) = &operation.output {
+            let wrapper = result.result_wrapper.as_deref();
+            if let Some(wrapper) = wrapper {
+                xml.push_str(&format!("<{wrapper}>"));
+            }
+            self.write_xml(result.shape, output, &mut xml);
+            if let Some(wrapper) = wrapper {
+                xml.push_str(&format!("</{wrapper}>"));
+            }
+        }
+        xml.push_str(&format!(
+            "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{name}Response>",
+            escape_xml(request_id)
+        ));
+        xml
+    }
+
+    /// Writes `value`'s content as the query protocol does: a structure's members as elements
+    /// named after them, in the model's order, lists as `member` elements, maps as `entry`
+    /// elements. Members the shape does not have are left out.
+    fn write_xml(&self, shape: ShapeId, value: &Value, xml: &mut String) {
+        match &self.shapes[shape.0].kind {
+            ShapeKind::Structure { members, .. } => {
+                for (name, member) in members {
+                    if let Some(member_value) = value.get(name).filter(|v| !v.is_null()) {
+                        xml.push_str(&format!("<{name}>"));
+                        self.write_xml(member.shape, member_value, xml);
+                        xml.push_str(&format!("</{name}>"));
+                    }
+                }
+            }
+            ShapeKind::List { member, .. } => {
+                for item in value.as_array().into_iter().flatten() {
+                    xml.push_str("<member>");
+                    self.write_xml(*member, item, xml);
+                    xml.push_str("</member>");
+                }
+            }
+            ShapeKind::Map {
+                value: value_shape, ..
+            } => {
+                for (key, entry) in value.as_object().into_iter().flatten() {
+                    xml.push_str(&format!("<entry><key>{}</key><value>", escape_xml(key)));
+                    self.write_xml(*value_shape, entry, xml);
+                    xml.push_str("</value></entry>");
+                }
+            }
+            _ => match value {
+                Value::String(text) => xml.push_str(&escape_xml(text)),
+                other => xml.push_str(&escape_xml(&other.to_string())),
+            },
+        }
+    }
+
+    /// The allowed values of the enum shape called `shape`; empty if it has none.
+    pub(super) fn enum_values(&self, shape: &str) -> &[String] {
+        let kind = self.names.get(shape).map(|id| &self.shapes[id.0].kind);
+        match kind {
+            Some(ShapeKind::String {
+                allowed: Some(allowed),
+                ..
+            }) => allowed,
+            _ => &[],
+        }
+    }
+
+    /// Validates `value` against the shape called `shape`, which must exist.
     #[cfg(test)]
     pub(super) fn validate_named(&self, shape: &str, value: &Value) -> Result<(), ValidationError> {
         self.validate(self.names[shape], value)
@@ -512,6 +698,11 @@ impl Model {
                     violate(Constraint::Type("boolean"));
                 }
             }
+            ShapeKind::Timestamp => {
+                if !value.as_str().is_some_and(|text| TIMESTAMP.is_match(text)) {
+                    violate(Constraint::Type("timestamp"));
+                }
+            }
         }
     }
 
@@ -586,11 +777,7 @@ fn compile_shape(
         },
         "string" => ShapeKind::String {
             length: bounds,
-            pattern: raw
-                .pattern
-                .as_deref()
-                .map(|published| compile_pattern(name, published))
-                .transpose()?,
+            pattern: pattern(name, raw.pattern.as_deref())?,
             allowed: raw.enum_values.clone(),
         },
         "integer" => ShapeKind::Integer {
@@ -604,6 +791,7 @@ fn compile_shape(
             representable: (i64::MIN, i64::MAX),
         },
         "boolean" => ShapeKind::Boolean,
+        "timestamp" => ShapeKind::Timestamp,
         other => {
             return Err(ModelError::UnsupportedType {
                 shape: name.to_owned(),
@@ -633,6 +821,27 @@ fn binding(shape: &str, member_name: &str, member: &RawMember) -> Result<Binding
     }
 }
 
+/// The pattern a string shape is checked against: the published one (or its erratum), else its
+/// addendum's, anchored because the service matches the whole value.
+fn pattern(shape: &str, published: Option<&str>) -> Result<Option<(String, Regex)>, ModelError> {
+    let addendum = ADDENDA.iter().find(|a| a.shape == shape);
+    match (published, addendum) {
+        (Some(_), Some(_)) => Err(ModelError::StaleAddendum {
+            shape: shape.to_owned(),
+        }),
+        (Some(published), None) => compile_pattern(shape, published).map(Some),
+        (None, Some(addendum)) => {
+            let whole = format!("^(?:{})$", addendum.pattern);
+            let regex = Regex::new(&whole).map_err(|source| ModelError::Pattern {
+                shape: shape.to_owned(),
+                source,
+            })?;
+            Ok(Some((addendum.pattern.to_owned(), regex)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 fn compile_pattern(shape: &str, published: &str) -> Result<(String, Regex), ModelError> {
     let source = match ERRATA.iter().find(|e| e.shape == shape) {
         Some(erratum) if erratum.published == published => erratum.corrected,
@@ -659,6 +868,37 @@ fn check_length(bounds: &Bounds, length: usize, violate: &mut impl FnMut(Constra
     if let Some(max) = bounds.max.filter(|max| length > *max) {
         violate(Constraint::MaxLength(max));
     }
+}
+
+/// `StackName.Value` → `stackName.value`: how the query-protocol services name members in
+/// their validation messages.
+fn lower_camel(path: &str) -> String {
+    path.split('.')
+        .map(|segment| {
+            let mut chars = segment.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Escapes text for an element or a double-quoted attribute; apostrophes stay as they are, as in
+/// the services' own messages.
+pub(super) fn escape_xml(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 fn join(path: &str, member: &str) -> String {
@@ -714,6 +954,14 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, InputError> {
         .collect()
 }
 
+/// Decodes an `application/x-www-form-urlencoded` body, the query protocol's request: `+` is a
+/// space there, unlike in a URI.
+pub(super) fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, InputError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| InputError::Encoding(String::from_utf8_lossy(body).into_owned()))?;
+    parse_query(&text.replace('+', " "))
+}
+
 /// Decodes `%XX` escapes (the SDK escapes `:` and `/` inside ARN labels, for one).
 fn percent_decode(text: &str) -> Result<String, InputError> {
     let invalid = || InputError::Encoding(text.to_owned());
@@ -738,14 +986,30 @@ fn percent_decode(text: &str) -> Result<String, InputError> {
 
 #[derive(Deserialize, Default)]
 struct RawModel {
+    #[serde(default)]
+    metadata: RawMetadata,
     operations: BTreeMap<String, RawOperation>,
     shapes: BTreeMap<String, RawShape>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata {
+    xml_namespace: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawOperation {
     http: RawHttp,
     input: Option<ShapeRef>,
+    output: Option<RawOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawOutput {
+    shape: String,
+    result_wrapper: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -869,7 +1133,11 @@ mod tests {
 
     #[test]
     fn model_covers_exactly_the_emulated_operations() {
-        let mut names: Vec<&str> = model().operation_names().collect();
+        let cloudformation = Model::cloudformation().unwrap();
+        let mut names: Vec<&str> = model()
+            .operation_names()
+            .chain(cloudformation.operation_names())
+            .collect();
         names.sort_unstable();
         let mut expected: Vec<&str> = Operation::ALL.iter().map(Operation::name).collect();
         expected.sort_unstable();
@@ -1289,7 +1557,7 @@ mod tests {
             Some(ModelError::MissingShape { .. })
         ));
         assert!(matches!(
-            parse(json!({ "T": { "type": "timestamp" } })),
+            parse(json!({ "T": { "type": "blob" } })),
             Some(ModelError::UnsupportedType { .. })
         ));
         assert!(matches!(

@@ -1,11 +1,13 @@
 //! The HTTP side of the emulator: accepts connections, serves each on its own task (so a hanging
 //! request holds up nobody else), routes requests through the model, applies injected faults,
 //! then the account's quotas and IAM, and writes answers the way IVS writes them — success codes
-//! from the model, errors with `x-amzn-ErrorType` and an `exceptionMessage` body.
+//! from the model, errors with `x-amzn-ErrorType` and an `exceptionMessage` body. Requests in
+//! CloudFormation's query protocol go to [`cloudformation`](super::cloudformation) instead.
 //!
 //! An injected fault comes first and replaces everything else, so the quotas never get in the
 //! way of a test's script of faults, and a faulted request uses up no quota.
 
+use super::cloudformation::{self, QueryRequest};
 use super::model::{HttpInput, Model, Route};
 use super::state::State;
 use super::store::ApiError;
@@ -28,11 +30,18 @@ use tokio::time::Instant;
 /// A response cut short mid-document, as a truncated or corrupted answer would look.
 const MALFORMED_JSON: &str = r#"{"recordingConfiguration":{"arn":"arn:aws:ivs:"#;
 
-type Reply = Response<Full<Bytes>>;
+pub(super) type Reply = Response<Full<Bytes>>;
 
 pub(super) struct Shared {
     pub(super) model: &'static Model,
+    pub(super) cloudformation: &'static Model,
     pub(super) state: Mutex<State>,
+}
+
+/// Where a request goes: an IVS route, or CloudFormation's query protocol.
+enum Call<'m> {
+    Rest(Option<(Route<'m>, Operation)>),
+    Query(QueryRequest),
 }
 
 /// Returned from the service so that hyper closes the connection without writing a response.
@@ -83,11 +92,18 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let query = parts.uri.query();
-    let routed = shared.model.route(method, path).and_then(|route| {
-        let operation = route.operation.name.parse::<Operation>().ok()?;
-        Some((route, operation))
-    });
-    let operation = routed.as_ref().map(|(_, operation)| *operation);
+    let call = if cloudformation::is_query(method, path) {
+        Call::Query(QueryRequest::parse(shared.cloudformation, &body))
+    } else {
+        Call::Rest(shared.model.route(method, path).and_then(|route| {
+            let operation = route.operation.name.parse::<Operation>().ok()?;
+            Some((route, operation))
+        }))
+    };
+    let (operation, logged_body) = match &call {
+        Call::Rest(routed) => (routed.as_ref().map(|(_, op)| *op), body_json(&body)),
+        Call::Query(request) => (request.operation.clone().ok(), request.params_json()),
+    };
     let (index, fault, request_id) = {
         let mut state = lock(&shared.state);
         let index = state.record(RecordedRequest {
@@ -95,22 +111,27 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
             method: method.to_owned(),
             path: path.to_owned(),
             query: query.map(str::to_owned),
-            body: body_json(&body),
+            body: logged_body,
             status: 0,
         });
         let fault = operation.and_then(|operation| state.take_fault(operation));
         (index, fault, state.store.request_id())
     };
-    let serve = || match &routed {
-        Some((route, operation)) => {
+    let serve = || match &call {
+        Call::Rest(Some((route, operation))) => {
             answer(&shared, route, *operation, query, &parts.headers, &body)
         }
-        None => error_reply(
+        Call::Rest(None) => error_reply(
             404,
             "UnknownOperationException",
             &format!("No IVS operation matches {method} {path}"),
         ),
+        Call::Query(request) => match &request.operation {
+            Ok(operation) => cloudformation::answer(&shared, request, *operation, &request_id),
+            Err(error) => cloudformation::error_reply(error, &request_id),
+        },
     };
+    let query_protocol = matches!(call, Call::Query(_));
     let mut reply = match fault {
         None => serve(),
         Some(FaultKind::Hang(delay)) => {
@@ -119,9 +140,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
         }
         Some(FaultKind::HangForever) => std::future::pending().await,
         Some(FaultKind::ConnectionReset) => return Err(DropConnection),
+        Some(FaultKind::ServiceError { code, message }) if query_protocol => {
+            cloudformation::service_error(&code, &message, &request_id)
+        }
         Some(FaultKind::ServiceError { code, message }) => {
             service_error(shared.model, &code, &message)
         }
+        Some(FaultKind::MalformedBody) if query_protocol => cloudformation::malformed(),
         Some(FaultKind::MalformedBody) => json_reply(200, MALFORMED_JSON.into()),
         Some(FaultKind::Status { status, body }) => raw_reply(status, body),
     };
@@ -198,7 +223,7 @@ fn raw_reply(status: u16, body: String) -> Reply {
 
 /// Faults carry caller-chosen statuses and codes; ones HTTP cannot carry become a 500 and a
 /// missing header rather than a panic.
-fn reply(status: u16, headers: Vec<(HeaderName, String)>, body: Bytes) -> Reply {
+pub(super) fn reply(status: u16, headers: Vec<(HeaderName, String)>, body: Bytes) -> Reply {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

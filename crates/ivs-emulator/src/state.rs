@@ -1,8 +1,9 @@
-//! Everything the emulator remembers between requests: the configuration store, the account's
+//! Everything the emulator remembers between requests: the configuration store, the stacks, the account's
 //! limits, the queue of injected faults and the log of received requests. One lock guards it
 //! all, so a request sees the fault queue, the quotas and the store consistently.
 
 use super::limits::{Iam, RateLimiter};
+use super::stacks::Stacks;
 use super::store::{ApiError, Store};
 use super::{EmulatorOptions, Fault, FaultKind, Operation, RecordedRequest, StoredConfiguration};
 use serde_json::Value;
@@ -10,6 +11,7 @@ use tokio::time::Instant;
 
 pub(super) struct State {
     pub(super) store: Store,
+    pub(super) stacks: Stacks,
     limiter: RateLimiter,
     iam: Iam,
     faults: Vec<PendingFault>,
@@ -27,6 +29,7 @@ impl State {
     pub(super) fn new(options: &EmulatorOptions, started: Instant) -> Self {
         State {
             store: Store::new(options),
+            stacks: Stacks::new(options),
             limiter: RateLimiter::new(options.quotas.as_ref(), started),
             iam: Iam::new(options, started),
             faults: Vec::new(),

@@ -282,6 +282,11 @@ impl Store {
                 let (record, _) = self.find(resource_arn, now)?;
                 Ok(Some(json!({ "tags": record.tags })))
             }
+            // Routed to the stacks; no IVS route leads here.
+            Operation::DescribeStackResource => Err(ApiError {
+                code: "UnknownOperationException",
+                message: format!("{operation} is not an IVS operation"),
+            }),
         }
     }
 

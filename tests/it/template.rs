@@ -888,6 +888,7 @@ fn function_settings() {
     #[rustfmt::skip]
     let settings = [
         ("/Properties/Runtime", json!("provided.al2023")),
+        // Deployed on arm64 unless the Architecture parameter says otherwise (local builds).
         ("/Properties/Architectures", json!(["arm64"])),
         ("/Properties/Handler", json!("bootstrap")),
         ("/Properties/MemorySize", json!(128)),
@@ -939,6 +940,93 @@ fn function_settings() {
                  (MaximumEventAgeInSeconds) + {timeout} (Timeout)"
             );
         }
+    }
+}
+
+/// The function is arm64 as deployed; a local build (`sam build` for `sam local invoke`) picks
+/// the machine's own architecture through the Architecture parameter, and nothing else.
+#[test]
+fn architecture_is_arm64_unless_a_local_build_asks_for_x86_64() {
+    let template = provider();
+    let parameter = &template["Parameters"]["Architecture"];
+    assert_eq!(parameter["AllowedValues"], json!(["arm64", "x86_64"]));
+    assert_eq!(parameter["Default"], "arm64");
+    let architectures = |params: &[(&str, &str)]| {
+        let t = evaluate(&template, params);
+        the_one(&t, "AWS::Serverless::Function").1["Properties"]["Architectures"].clone()
+    };
+    assert_eq!(architectures(&[]), json!(["arm64"]));
+    assert_eq!(
+        architectures(&[("Architecture", "x86_64")]),
+        json!(["x86_64"])
+    );
+}
+
+/// The variables of a `sam local invoke --env-vars` section that SAM would drop: those the
+/// function's Environment does not declare.
+fn dropped_by_sam<'e>(set: &'e Map<String, Value>, declared: &Value) -> Vec<&'e str> {
+    let names = set.keys().map(String::as_str);
+    names.filter(|name| declared.get(name).is_none()).collect()
+}
+
+/// `sam local invoke --env-vars events/sam-local-env.json` sets only the variables the template
+/// declares in the function's Environment and silently drops the others (the function would then
+/// call the real endpoints of the user's account). So every variable the file sets is declared,
+/// the file points both endpoints at `cfn-ivs-local serve` as the README starts it for SAM, and
+/// the declared endpoints are empty as deployed (the SDK's own endpoints).
+#[test]
+fn sam_local_env_file_sets_only_declared_variables_and_endpoints_default_to_empty() {
+    const ENDPOINTS: [&str; 2] = ["AWS_ENDPOINT_URL_IVS", "AWS_ENDPOINT_URL_CLOUDFORMATION"];
+    const SERVE: &str = "http://host.docker.internal:9100";
+    let env_file: Value = serde_json::from_str(&read("events/sam-local-env.json"))
+        .expect("events/sam-local-env.json is JSON");
+    let template = provider();
+    let (id, _) = the_one(&template, "AWS::Serverless::Function");
+    let sections: Vec<&String> = env_file.as_object().expect("sections").keys().collect();
+    assert_eq!(
+        sections,
+        [id],
+        "one section, named by the function's logical id"
+    );
+    let set = env_file[id].as_object().expect("NAME: value");
+    assert!(
+        set.values().all(Value::is_string),
+        "SAM takes strings: {set:?}"
+    );
+    for endpoint in ENDPOINTS {
+        assert_eq!(
+            set.get(endpoint),
+            Some(&json!(SERVE)),
+            "the env file's {endpoint}"
+        );
+    }
+
+    let local = [("Architecture", "x86_64"), ("DeployExample", "false")];
+    for params in [&[][..], &local[..]] {
+        let t = evaluate(&template, params);
+        let function = the_one(&t, "AWS::Serverless::Function").1;
+        let declared = &function["Properties"]["Environment"]["Variables"];
+        let dropped = dropped_by_sam(set, declared);
+        assert!(
+            dropped.is_empty(),
+            "SAM would drop {dropped:?} ({params:?})"
+        );
+        for endpoint in ENDPOINTS {
+            assert_eq!(
+                declared[endpoint], "",
+                "{endpoint} as deployed ({params:?})"
+            );
+        }
+        // Lambda reserves these: the template cannot declare them, so a file cannot set them.
+        let mut reserved = set.clone();
+        reserved.insert("AWS_REGION".into(), json!("us-east-1"));
+        reserved.insert("AWS_ACCESS_KEY_ID".into(), json!("AKIDEMULATOR"));
+        let dropped = dropped_by_sam(&reserved, declared);
+        assert_eq!(
+            dropped,
+            ["AWS_ACCESS_KEY_ID", "AWS_REGION"],
+            "the check checks"
+        );
     }
 }
 

@@ -33,6 +33,8 @@ pub struct HandlerConfig {
     pub metrics_namespace: Option<String>,
     /// Accept a plain-http ResponseURL to any host (`sam local invoke` only).
     pub allow_plain_http: bool,
+    /// How long CloudFormation is given to say whether it still waits for an answer.
+    pub ask_cloudformation_within: Duration,
 }
 
 impl Default for HandlerConfig {
@@ -49,6 +51,7 @@ impl Default for HandlerConfig {
             delivery: delivery::DEFAULT_RETRY,
             metrics_namespace: None,
             allow_plain_http: false,
+            ask_cloudformation_within: Duration::from_secs(2),
         }
     }
 }

@@ -1,11 +1,15 @@
 //! Making a configuration: find what an earlier delivery of the same request made, or create
 //! one; wait until it is ACTIVE; settle with concurrent deliveries on a single configuration;
-//! and after a failure, delete what was made so that nothing is left behind.
+//! check that CloudFormation still waits for the answer; and after a failure, delete what was
+//! made so that nothing is left behind.
 
 use crate::answer::Answer;
+use crate::cancellation::{self, Awaited};
+use crate::cloudformation::{CloudFormationApi, StackResource};
+use crate::event::Identity;
 use crate::ivs::{Configuration, IvsApi, IvsError, Marked, State};
 use crate::lifecycle;
-use crate::ownership::{Marker, MARKER_TAG};
+use crate::ownership::{Marker, Owner, MARKER_TAG};
 use crate::properties::RecordingSpec;
 use crate::retry::Calls;
 use crate::stabilize::{self, PollPolicy, StabilizeError};
@@ -14,13 +18,20 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 /// One create, and everything its steps share.
-pub struct CreateFlow<'c, 'a, A> {
+pub struct CreateFlow<'c, 'a, A, C> {
     /// The invocation's IVS calls.
     pub calls: &'c Calls<'a, A>,
+    /// Asked whether CloudFormation still waits, before answering SUCCESS.
+    pub cloudformation: &'c C,
+    /// How long CloudFormation is given to say.
+    pub ask_within: Duration,
     /// What to create.
     pub spec: &'c RecordingSpec,
-    /// The CloudFormation RequestId: the marker every delivery of the request shares.
-    pub request_id: &'c str,
+    /// The request: its RequestId is the marker every delivery of it shares, its stack and
+    /// logical id the owner the marker names.
+    pub identity: &'c Identity,
+    /// The request CloudFormation waits for.
+    pub awaited: Awaited,
     /// The PhysicalResourceId of a FAILED answer.
     pub failure_id: String,
     /// CloudFormation already holds a resource under `failure_id` (an Update replacing one),
@@ -47,7 +58,7 @@ enum FirstStep {
     Unknown(IvsError),
 }
 
-impl<A: IvsApi> CreateFlow<'_, '_, A> {
+impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
     /// Creates (or adopts what this request already created) and answers.
     pub async fn run(self) -> Created {
         let started = Instant::now();
@@ -96,6 +107,9 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
             };
         }
         info!(arn = %kept.arn, "active");
+        if let Some(resource) = self.stopped_waiting(&kept.arn).await {
+            return self.no_time(self.withdraw(&kept.arn, &resource).await);
+        }
         Created {
             answer: Answer::success(
                 kept.arn.clone(),
@@ -117,12 +131,41 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
         Answer::failed(self.failure_id.clone(), reason)
     }
 
+    /// What CloudFormation shows of the resource, if it no longer waits for an answer naming
+    /// `arn`.
+    async fn stopped_waiting(&self, arn: &str) -> Option<StackResource> {
+        let within = self.ask_within.min(self.calls.deadline().work_left());
+        cancellation::ask(self.cloudformation, self.identity, within)
+            .await
+            .filter(|resource| cancellation::stopped_waiting(self.awaited, resource, arn))
+    }
+
+    /// CloudFormation gave up on the resource: an answer would be ignored and the configuration
+    /// would belong to no stack, so delete it and say so.
+    async fn withdraw(&self, arn: &str, resource: &StackResource) -> Answer {
+        let shown = match &resource.physical_id {
+            Some(id) => format!("{} with PhysicalResourceId {id}", resource.status),
+            None => resource.status.clone(),
+        };
+        warn!(arn, status = %resource.status, "CloudFormation no longer waits for this resource; deleting its configuration");
+        let reason = format!("CloudFormation stopped waiting for this resource (it shows {shown}: the stack cancelled the operation, e.g. because another resource failed), so no stack would own recording configuration {arn}");
+        match self.calls.for_cleanup().delete(arn).await {
+            Ok(()) => self.failed(format!("{reason}. It was deleted; nothing is left behind")),
+            Err(e) if e.is_not_found() => self.failed(format!(
+                "{reason}. It no longer exists; nothing is left behind"
+            )),
+            Err(e) => self.failed(format!(
+                "{reason}. Deleting it failed ({e}): delete it by hand"
+            )),
+        }
+    }
+
     /// The configuration this request created, creating it only if no earlier delivery of the
     /// same request did, with its marker and when it was created (or first seen).
     async fn find_or_create(&self) -> Result<(Marked, Instant), FirstStep> {
         let earlier = self
             .calls
-            .find_by_request(self.request_id)
+            .find_by_request(&self.identity.request_id)
             .await
             .map_err(FirstStep::NothingMade)?;
         if let Some(earlier) = earlier.into_iter().next() {
@@ -130,7 +173,7 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
             info!(arn = %c.arn, state = c.state.as_str(), "found the configuration an earlier delivery of this request created");
             return Ok((earlier, Instant::now()));
         }
-        let marker = Marker::now(self.request_id);
+        let marker = Marker::now(&self.identity.request_id).owned_by(Owner::of(self.identity));
         let created_at = Instant::now();
         let created = self.calls.create(self.spec, &marker).await.map_err(|e| {
             if e.is_refusal() {
@@ -157,7 +200,7 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
     async fn settle(&self, mine: Marked, created_at: Instant) -> Configuration {
         let mut schedule = self.poll.schedule.start();
         let all = loop {
-            let all = match self.calls.find_by_request(self.request_id).await {
+            let all = match self.calls.find_by_request(&self.identity.request_id).await {
                 Ok(all) => all,
                 Err(e) => {
                     warn!(error = %e, "could not check for a concurrent delivery; keeping ours");
@@ -214,14 +257,14 @@ impl<A: IvsApi> CreateFlow<'_, '_, A> {
     /// made the configuration all the same, so look for it by the request marker and delete it.
     async fn sweep(&self, reason: String) -> Answer {
         let cleanup = self.calls.for_cleanup();
-        match cleanup.find_by_request(self.request_id).await {
+        match cleanup.find_by_request(&self.identity.request_id).await {
             Ok(found) => match found.first() {
                 None => self.failed(format!("{reason}. No configuration was made")),
                 Some(made) => self.clean_up(&made.configuration.arn, reason).await,
             },
             Err(e) => self.failed(format!(
                 "{reason}. Whether IVS made the configuration anyway could not be checked ({e}): look for one tagged {MARKER_TAG}={}@…",
-                self.request_id
+                self.identity.request_id
             )),
         }
     }
@@ -274,9 +317,27 @@ mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
     use crate::ivs::Operation;
-    use crate::testing::{deadline, fast_calls, fast_poll, service_error, FakeIvs, Step};
+    use crate::testing::{
+        deadline, fast_calls, fast_poll, service_error, FakeCloudFormation, FakeIvs, Step,
+    };
+
+    fn identity() -> Identity {
+        Identity {
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/stack/guid-1".into(),
+            request_id: "req-1".into(),
+            logical_resource_id: "Recording".into(),
+        }
+    }
 
     async fn run(ivs: &FakeIvs, replacing: bool) -> Created {
+        run_asking(ivs, &FakeCloudFormation::unknown_stack(), replacing).await
+    }
+
+    async fn run_asking(
+        ivs: &FakeIvs,
+        cloudformation: &FakeCloudFormation,
+        replacing: bool,
+    ) -> Created {
         let calls = Calls::new(ivs, fast_calls(), deadline(2_000));
         let spec = RecordingSpec {
             bucket_name: "demo-bucket".into(),
@@ -284,14 +345,91 @@ mod tests {
         };
         CreateFlow {
             calls: &calls,
+            cloudformation,
+            ask_within: Duration::from_millis(200),
             spec: &spec,
-            request_id: "req-1",
+            identity: &identity(),
+            awaited: if replacing {
+                Awaited::Update
+            } else {
+                Awaited::Create
+            },
             failure_id: "stack-Recording-failed-create-req-1".into(),
             replacing,
             poll: fast_poll(),
         }
         .run()
         .await
+    }
+
+    fn resource(status: &str, physical_id: &str) -> StackResource {
+        StackResource {
+            status: status.into(),
+            physical_id: Some(physical_id.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_cloudformation_gave_up_on_is_deleted_and_answered_failed() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active);
+        let cloudformation = FakeCloudFormation::answering(resource(
+            "DELETE_COMPLETE",
+            "stack-Recording-1A2B3C4D5E6F",
+        ));
+        let done = run_asking(&ivs, &cloudformation, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Failed);
+        assert!(
+            done.answer.reason.starts_with("CloudFormation stopped waiting for this resource (it shows DELETE_COMPLETE with PhysicalResourceId stack-Recording-1A2B3C4D5E6F")
+                && done.answer.reason.ends_with("It was deleted; nothing is left behind"),
+            "{}",
+            done.answer.reason
+        );
+        assert!(ivs.arns().is_empty());
+        assert_eq!(cloudformation.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_resource_still_awaited_or_already_holding_our_arn_keeps_its_configuration() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active);
+        let waiting = FakeCloudFormation::answering(StackResource {
+            status: "CREATE_IN_PROGRESS".into(),
+            physical_id: None,
+        });
+        let done = run_asking(&ivs, &waiting, false).await;
+        assert_eq!(done.answer.status, AnswerStatus::Success);
+        assert_eq!(ivs.arns().len(), 1);
+        assert_eq!(waiting.calls(), 1);
+        // A redelivery after CloudFormation got the first delivery's answer.
+        let held = FakeCloudFormation::answering(resource("CREATE_COMPLETE", &ivs.arns()[0]));
+        let again = run_asking(&ivs, &held, false).await;
+        assert_eq!(again.answer.status, AnswerStatus::Success);
+        assert_eq!(again.answer.physical_resource_id, ivs.arns()[0]);
+    }
+
+    #[tokio::test]
+    async fn cloudformation_that_cannot_be_asked_changes_nothing() {
+        for cloudformation in [
+            FakeCloudFormation::unknown_stack(),
+            FakeCloudFormation::hanging(),
+        ] {
+            let ivs = FakeIvs::new().stabilizing(1, State::Active);
+            let done = run_asking(&ivs, &cloudformation, false).await;
+            assert_eq!(
+                done.answer.status,
+                AnswerStatus::Success,
+                "{:?}",
+                done.answer
+            );
+            assert_eq!(cloudformation.calls(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn new_configurations_name_their_owner() {
+        let ivs = FakeIvs::new().stabilizing(1, State::Active);
+        let done = run(&ivs, false).await;
+        let marker = ivs.marker(&done.answer.physical_resource_id).unwrap();
+        assert_eq!(marker.owner, Some(Owner::of(&identity())));
     }
 
     #[tokio::test]
@@ -354,11 +492,16 @@ mod tests {
     fn flow<'c, 'a>(
         calls: &'c Calls<'a, FakeIvs>,
         spec: &'c RecordingSpec,
-    ) -> CreateFlow<'c, 'a, FakeIvs> {
+        identity: &'c Identity,
+        cloudformation: &'c FakeCloudFormation,
+    ) -> CreateFlow<'c, 'a, FakeIvs, FakeCloudFormation> {
         CreateFlow {
             calls,
+            cloudformation,
+            ask_within: Duration::from_millis(200),
             spec,
-            request_id: "req-1",
+            identity,
+            awaited: Awaited::Create,
             failure_id: "f".into(),
             replacing: false,
             poll: fast_poll(),
@@ -369,6 +512,7 @@ mod tests {
         Marker {
             request_id: "req-1".into(),
             created_ms,
+            owner: None,
             kept,
         }
     }
@@ -390,7 +534,14 @@ mod tests {
             },
             marker: marker(mine_ms, false),
         };
-        let kept = flow(&calls, &spec).settle(me, Instant::now()).await;
+        let kept = flow(
+            &calls,
+            &spec,
+            &identity(),
+            &FakeCloudFormation::unknown_stack(),
+        )
+        .settle(me, Instant::now())
+        .await;
         (mine, kept.arn)
     }
 
@@ -435,7 +586,14 @@ mod tests {
             configuration: created.clone(),
             marker,
         };
-        let kept = flow(&calls, &spec).settle(mine, Instant::now()).await;
+        let kept = flow(
+            &calls,
+            &spec,
+            &identity(),
+            &FakeCloudFormation::unknown_stack(),
+        )
+        .settle(mine, Instant::now())
+        .await;
         assert_eq!(kept.arn, created.arn);
         // Three Lists that did not show it yet, one that did.
         assert_eq!(ivs.count(Operation::List), 4);

@@ -6,6 +6,8 @@
 //! and the tests run this same code against real IVS, the emulator or a fake.
 
 use crate::answer::{self, Answer};
+use crate::cancellation::{self, Awaited};
+use crate::cloudformation::{CloudFormationApi, SdkCloudFormation};
 pub use crate::config::HandlerConfig;
 use crate::create::CreateFlow;
 use crate::deadline::Deadline;
@@ -73,8 +75,9 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 
 /// The custom resource's handler, shared by every invocation of a process.
 #[derive(Debug)]
-pub struct Handler<A = SdkIvs> {
+pub struct Handler<A = SdkIvs, C = SdkCloudFormation> {
     ivs: A,
+    cloudformation: C,
     delivery: Delivery,
     config: HandlerConfig,
 }
@@ -87,11 +90,13 @@ struct Report {
     delivery_attempts: u32,
 }
 
-impl<A: IvsApi> Handler<A> {
-    /// A handler calling IVS through `ivs`.
-    pub fn new(ivs: A, config: HandlerConfig) -> Arc<Self> {
+impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
+    /// A handler calling IVS through `ivs`, and asking `cloudformation` whether it still waits
+    /// for a new configuration's answer.
+    pub fn new(ivs: A, cloudformation: C, config: HandlerConfig) -> Arc<Self> {
         Arc::new(Handler {
             ivs,
+            cloudformation,
             delivery: Delivery::new(config.delivery, config.allow_plain_http),
             config,
         })
@@ -274,8 +279,14 @@ impl<A: IvsApi> Handler<A> {
         let calls = Calls::new(&self.ivs, self.config.calls, deadline);
         let create = |spec, failure_id, replacing| CreateFlow {
             calls: &calls,
+            cloudformation: &self.cloudformation,
+            ask_within: self.config.ask_cloudformation_within,
             spec,
-            request_id: &request.identity.request_id,
+            identity: &request.identity,
+            awaited: match request.kind {
+                RequestKind::Create => Awaited::Create,
+                _ => Awaited::Update,
+            },
             failure_id,
             replacing,
             poll: self.config.poll,
@@ -289,6 +300,20 @@ impl<A: IvsApi> Handler<A> {
                 format!("Nothing to delete: {fallback_id} names no recording configuration (its Create failed)"),
                 BTreeMap::new(),
             ),
+            Action::DeleteCancelled { made_up_id } => {
+                let within = self
+                    .config
+                    .ask_cloudformation_within
+                    .min(deadline.work_left());
+                cancellation::delete_cancelled(
+                    &calls,
+                    &self.cloudformation,
+                    &request.identity,
+                    &made_up_id,
+                    within,
+                )
+                .await
+            }
             Action::Foreign { arn, mismatch } => match request.kind {
                 RequestKind::Delete { .. } => Answer::success(
                     arn.clone(),
@@ -378,12 +403,13 @@ mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
     use crate::ivs::{Operation, State};
-    use crate::testing::{deadline, fast_calls, fast_poll, FakeIvs, Step};
+    use crate::testing::{deadline, fast_calls, fast_poll, FakeCloudFormation, FakeIvs, Step};
     use serde_json::json;
 
-    fn handler(ivs: FakeIvs) -> Arc<Handler<FakeIvs>> {
+    fn handler(ivs: FakeIvs) -> Arc<Handler<FakeIvs, FakeCloudFormation>> {
         Handler::new(
             ivs,
+            FakeCloudFormation::unknown_stack(),
             HandlerConfig {
                 poll: fast_poll(),
                 calls: fast_calls(),

@@ -6,6 +6,8 @@
 //! - the request and its properties: [`event`], [`properties`];
 //! - what to do, decided without I/O: [`lifecycle`], [`ownership`];
 //! - doing it: [`create`] (with [`stabilize`] polling until ACTIVE), [`tagging`], [`delete`];
+//! - when CloudFormation stops waiting (a create it cancelled): [`cancellation`], asking it
+//!   through [`cloudformation`];
 //! - IVS: [`ivs`] (one SDK call each, behind the [`ivs::IvsApi`] trait) and [`retry`] (waiting
 //!   out throttling and IAM propagation within the deadline);
 //! - the answer: [`answer`] (its body) and [`delivery`] (the PUT to the ResponseURL);
@@ -14,6 +16,9 @@
 
 pub mod answer;
 pub mod backoff;
+pub mod cancellation;
+pub mod clients;
+pub mod cloudformation;
 pub mod config;
 pub mod create;
 pub mod deadline;

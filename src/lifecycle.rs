@@ -37,6 +37,12 @@ pub enum Action {
     },
     /// A Delete of a resource whose Create never made anything.
     NothingToDelete,
+    /// A Delete whose PhysicalResourceId CloudFormation made up, as it does after cancelling
+    /// a create that was still running: delete what the stack resource owns.
+    DeleteCancelled {
+        /// The id CloudFormation sent.
+        made_up_id: String,
+    },
     /// A Delete or Update naming a configuration in another account, region or partition
     /// than the function's: never this resource's, and never sent to IVS.
     Foreign {
@@ -103,8 +109,12 @@ pub fn decide(request: &Request, home: Option<&Home>) -> Action {
                 Action::Delete {
                     arn: physical_resource_id.clone(),
                 }
-            } else {
+            } else if physical_resource_id.starts_with(&failed_create_prefix(&request.identity)) {
                 Action::NothingToDelete
+            } else {
+                Action::DeleteCancelled {
+                    made_up_id: physical_resource_id.clone(),
+                }
             }
         }
     }
@@ -129,17 +139,30 @@ pub fn fallback_physical_id(request: &Request) -> String {
 
 /// The PhysicalResourceId of a Create that made nothing: stack, logical id and request.
 pub fn failed_create_id(identity: &Identity) -> String {
+    plain_id(&format!(
+        "{}{}",
+        failed_create_prefix(identity),
+        identity.request_id
+    ))
+}
+
+/// What every failed-create id of the request's stack resource starts with, whichever
+/// request made it.
+fn failed_create_prefix(identity: &Identity) -> String {
     let stack_name = identity
         .stack_id
         .split('/')
         .nth(1)
         .unwrap_or(&identity.stack_id);
-    let id = format!(
-        "{stack_name}-{}-failed-create-{}",
-        identity.logical_resource_id, identity.request_id
-    );
-    // Plain characters only, so that the id takes as many bytes in the answer's JSON as it
-    // has: CloudFormation's own values (stack names, logical ids, UUIDs) are made of these.
+    plain_id(&format!(
+        "{stack_name}-{}-failed-create-",
+        identity.logical_resource_id
+    ))
+}
+
+/// Plain characters only, so that the id takes as many bytes in the answer's JSON as it has:
+/// CloudFormation's own values (stack names, logical ids, UUIDs) are made of these.
+fn plain_id(id: &str) -> String {
     id.chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
@@ -291,7 +314,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide_here(&delete("stack-Recording-failed-create-r")),
+            decide_here(&delete("demo-Recording-failed-create-r")),
             Action::NothingToDelete
         );
     }
@@ -367,14 +390,28 @@ mod tests {
     }
 
     #[test]
-    fn delete_of_a_non_arn_touches_nothing() {
+    fn a_delete_of_our_failed_create_touches_nothing_and_any_other_id_was_made_up() {
         let kind = |id: &str| RequestKind::Delete {
             physical_resource_id: id.into(),
         };
+        // Another request's failed create of the same stack resource, as a rollback sends it.
         assert_eq!(
-            decide_here(&request(kind("whatever-failed-create-1"), json!({}))),
+            decide_here(&request(kind("demo-Recording-failed-create-1"), json!({}))),
             Action::NothingToDelete
         );
+        for made_up in [
+            "demo-Recording-1A2B3C4D5E6F",
+            "demo-Recording-1A2B3C4D5E6F7",
+            "demo-Other-failed-create-1",
+        ] {
+            assert_eq!(
+                decide_here(&request(kind(made_up), json!({}))),
+                Action::DeleteCancelled {
+                    made_up_id: made_up.into()
+                },
+                "{made_up}"
+            );
+        }
         assert_eq!(
             decide_here(&request(kind(ARN), json!({}))),
             Action::Delete { arn: ARN.into() }

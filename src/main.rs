@@ -1,8 +1,8 @@
 //! The Lambda function: the `bootstrap` of a `provided.al2023` custom runtime. It builds the IVS
 //! client once per process and hands every event to the handler.
 
+use cfn_ivs_recording::clients;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
-use cfn_ivs_recording::ivs::SdkIvs;
 use cfn_ivs_recording::logging;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -12,8 +12,8 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init(std::io::stdout);
     let config = HandlerConfig::from_env(|name| std::env::var(name).ok())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = Handler::new(SdkIvs::new(&sdk), config);
+    let (ivs, cloudformation) = clients::from_env().await;
+    let handler = Handler::new(ivs, cloudformation, config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

@@ -93,12 +93,25 @@ pub struct RenditionSpec {
 impl RecordingSpec {
     /// True when `other` differs from `self` in anything but `Tags`: IVS has no update API, so
     /// such a change means a new configuration.
+    ///
+    /// `ThumbnailConfiguration.Storage` and `RenditionConfiguration.Renditions` compare as sets,
+    /// as the native resource's schema declares them (`insertionOrder: false`): reordering them
+    /// changes nothing.
     pub fn needs_replacement(&self, other: &RecordingSpec) -> bool {
-        let strip = |s: &RecordingSpec| RecordingSpec {
-            tags: BTreeMap::new(),
-            ..s.clone()
+        let compared = |s: &RecordingSpec| {
+            let mut s = RecordingSpec {
+                tags: BTreeMap::new(),
+                ..s.clone()
+            };
+            if let Some(storage) = s.thumbnail.as_mut().and_then(|t| t.storage.as_mut()) {
+                storage.sort();
+            }
+            if let Some(renditions) = s.rendition.as_mut().and_then(|r| r.renditions.as_mut()) {
+                renditions.sort();
+            }
+            s
         };
-        strip(self) != strip(other)
+        compared(self) != compared(other)
     }
 }
 
@@ -323,7 +336,7 @@ fn rendition(value: &Value) -> Result<RenditionSpec, PropertyError> {
         )
     })?;
     let renditions = optional(map, "Renditions", |v| {
-        enum_list(v, "RenditionConfiguration.Renditions", RENDITIONS, false)
+        enum_list(v, "RenditionConfiguration.Renditions", RENDITIONS, true)
     })?;
     let listed = renditions.as_ref().is_some_and(|r| !r.is_empty());
     if selection == Some("CUSTOM") && !listed {
@@ -933,5 +946,48 @@ mod tests {
         assert!(!a.needs_replacement(&b));
         let c = parse(&with("Name", json!("other"))).unwrap();
         assert!(a.needs_replacement(&c));
+    }
+
+    #[test]
+    fn reordered_storage_and_renditions_are_no_change() {
+        let spec = |storage: Value, renditions: Value| {
+            let mut props = with(
+                "ThumbnailConfiguration",
+                json!({"RecordingMode": "INTERVAL", "Storage": storage}),
+            );
+            props["RenditionConfiguration"] =
+                json!({"RenditionSelection": "CUSTOM", "Renditions": renditions});
+            parse(&props).unwrap()
+        };
+        let a = spec(
+            json!(["SEQUENTIAL", "LATEST"]),
+            json!(["HD", "SD", "FULL_HD"]),
+        );
+        let b = spec(
+            json!(["LATEST", "SEQUENTIAL"]),
+            json!(["FULL_HD", "SD", "HD"]),
+        );
+        assert!(!a.needs_replacement(&b));
+        let fewer = spec(json!(["LATEST"]), json!(["FULL_HD", "SD", "HD"]));
+        assert!(a.needs_replacement(&fewer));
+        let other = spec(
+            json!(["SEQUENTIAL", "LATEST"]),
+            json!(["HD", "SD", "LOWEST_RESOLUTION"]),
+        );
+        assert!(a.needs_replacement(&other));
+    }
+
+    #[test]
+    fn duplicate_renditions_are_refused() {
+        let e = parse(&with(
+            "RenditionConfiguration",
+            json!({"RenditionSelection": "CUSTOM", "Renditions": ["HD", "SD", "HD"]}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("RenditionConfiguration.Renditions lists HD more than once"),
+            "{e}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 use crate::backoff::{BackoffPolicy, Jitter};
 use crate::deadline::Deadline;
 use crate::ivs::{Channel, Configuration, IvsApi, IvsError, Marked, Operation};
-use crate::ownership::Marker;
+use crate::ownership::{Marker, Owner};
 use crate::properties::RecordingSpec;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -119,6 +119,16 @@ impl<'a, A: IvsApi> Calls<'a, A> {
             ))
         });
         Ok(found)
+    }
+
+    /// The configurations whose marker names `owner`, in List's order.
+    pub async fn find_by_owner(&self, owner: &Owner) -> Result<Vec<Marked>, IvsError> {
+        Ok(self
+            .call(Operation::List, || self.api.list_marked())
+            .await?
+            .into_iter()
+            .filter(|m| m.marker.owner.as_ref() == Some(owner))
+            .collect())
     }
 
     /// ListTagsForResource.

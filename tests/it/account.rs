@@ -3,6 +3,7 @@
 //! reads that lag writes. Each handler has its own client, as each Lambda instance would.
 
 use crate::util::*;
+use cfn_ivs_recording::cloudformation::SdkCloudFormation;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
 use cfn_ivs_recording::ivs::SdkIvs;
 use cfn_ivs_recording::ownership::MARKER_TAG;
@@ -20,7 +21,7 @@ const LAMBDA_TIMEOUT: Duration = Duration::from_secs(300);
 /// SDK's per-process adaptive rate limiter apart from the other handlers' (see `own_region`).
 fn handler(emulator: &IvsEmulator, config: HandlerConfig) -> Arc<Handler> {
     let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
-    Handler::new(SdkIvs::new(&sdk), config)
+    Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config)
 }
 
 async fn answer(handler: &Arc<Handler>, sink: &ResponseSink, event: Value) -> Value {

@@ -212,11 +212,12 @@ async fn an_update_after_a_failed_create_is_a_create() {
 }
 
 #[tokio::test]
-async fn delete_of_a_non_arn_succeeds_without_calling_ivs() {
+async fn delete_of_a_failed_create_succeeds_without_calling_ivs() {
     let h = Harness::start().await;
-    let answer = h.answer(delete(&h, "req-1", "some-made-up-id")).await;
+    let failed_create = "demo-Recording-failed-create-req-0";
+    let answer = h.answer(delete(&h, "req-1", failed_create)).await;
     assert_eq!(answer["Status"], "SUCCESS");
-    assert_eq!(answer["PhysicalResourceId"], "some-made-up-id");
+    assert_eq!(answer["PhysicalResourceId"], failed_create);
     assert!(h.emulator.requests().is_empty());
 }
 

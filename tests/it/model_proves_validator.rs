@@ -7,8 +7,9 @@
 
 use crate::properties_proptest::{enum_typo, set_pointer, valid_model, NumberStyle, ValidModel};
 use bytes::Bytes;
+use cfn_ivs_recording::event::{Identity, MAX_LOGICAL_ID};
 use cfn_ivs_recording::ivs::{IvsApi, SdkIvs};
-use cfn_ivs_recording::ownership::{Marker, MARKER_TAG};
+use cfn_ivs_recording::ownership::{Marker, Owner, MARKER_TAG};
 use cfn_ivs_recording::properties::{
     self, RECORDING_MODES, RENDITIONS, RENDITION_SELECTIONS, RESOLUTIONS, STORAGES,
 };
@@ -367,13 +368,22 @@ fn tag_values(
         .boxed()
 }
 
+/// The longest marker CloudFormation's values make: a UUID RequestId and the longest owner.
 fn marker_value() -> String {
-    Marker {
-        request_id: "model-proves-validator".into(),
+    let identity = Identity {
+        stack_id: crate::util::STACK_ID.into(),
+        request_id: "7d3e9a10-0000-11ef-9f0a-0a1b2c3d4e5f".into(),
+        logical_resource_id: "R".repeat(MAX_LOGICAL_ID),
+    };
+    let marker = Marker {
+        request_id: identity.request_id.clone(),
         created_ms: 1_700_000_000_000,
+        owner: None,
         kept: true,
     }
-    .to_tag_value()
+    .owned_by(Owner::of(&identity));
+    assert!(marker.owner.is_some());
+    marker.to_tag_value()
 }
 
 /// Characters of AWS's tag pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.

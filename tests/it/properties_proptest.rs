@@ -456,7 +456,14 @@ pub(crate) fn valid_model() -> impl Strategy<Value = ValidModel> {
         });
     let rendition = (
         prop::option::of(0..RENDITION_SELECTIONS.len()),
-        prop::option::of(prop::collection::vec(0..RENDITIONS.len(), 0..6)),
+        // Renditions are unique, as the native schema declares them (uniqueItems), in any order.
+        prop::option::of(
+            prop::sample::subsequence(
+                (0..RENDITIONS.len()).collect::<Vec<_>>(),
+                0..=RENDITIONS.len(),
+            )
+            .prop_shuffle(),
+        ),
     )
         .prop_map(|(selection, renditions)| {
             let renditions = match (selection.map(|s| RENDITION_SELECTIONS[s]), renditions) {
@@ -794,6 +801,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             prop_oneof![
                 enum_typo(RENDITIONS).prop_map(|bad| json!([bad])),
                 Just(json!("HD")),
+                select(RENDITIONS).prop_map(|r| json!([r, r])),
+                Just(json!(["HD", "SD", "HD"])),
             ]
             .boxed()
         ),

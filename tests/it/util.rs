@@ -2,6 +2,7 @@
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
 
 use cfn_ivs_recording::backoff::{BackoffPolicy, Jitter};
+use cfn_ivs_recording::cloudformation::SdkCloudFormation;
 use cfn_ivs_recording::delivery::DeliveryPolicy;
 use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
 use cfn_ivs_recording::ivs::SdkIvs;
@@ -66,6 +67,7 @@ pub fn fast_config() -> HandlerConfig {
         },
         metrics_namespace: None,
         allow_plain_http: false,
+        ask_cloudformation_within: Duration::from_secs(1),
     }
 }
 
@@ -87,7 +89,7 @@ impl Harness {
         let emulator = IvsEmulator::start(options).await.expect("emulator starts");
         let sink = ResponseSink::start().await.expect("sink starts");
         let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
-        let handler = Handler::new(SdkIvs::new(&sdk), config);
+        let handler = Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config);
         Harness {
             emulator,
             sink,

@@ -9,8 +9,9 @@ mod capture;
 mod serve;
 mod stack;
 
+use cfn_ivs_recording::cloudformation::SdkCloudFormation;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
-use cfn_ivs_recording::{ivs, logging};
+use cfn_ivs_recording::{clients, ivs, logging};
 use clap::{Args, Parser, Subcommand};
 use ivs_emulator::{
     self as emulator, EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization,
@@ -202,15 +203,16 @@ async fn run(options: RunArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the response capture: {e}"))?;
     // Kept alive for the whole run: every event talks to the same emulated IVS.
     let mut emulated = None;
-    let sdk = if options.aws {
-        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let (ivs, cloudformation) = if options.aws {
+        clients::from_env().await
     } else {
         let started = options.emulator.start(None).await?;
+        // The emulator answers CloudFormation's DescribeStackResource on the same address.
         let sdk = emulator::sdk_config_for(&started.endpoint_url(), &options.emulator.region);
         emulated = Some(started);
-        sdk
+        (ivs::SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk))
     };
-    let handler = Handler::new(ivs::SdkIvs::new(&sdk), HandlerConfig::default());
+    let handler = Handler::new(ivs, cloudformation, HandlerConfig::default());
     let mut previous_id: Option<String> = None;
     for path in &options.events {
         let mut event = read_event(path)?;

@@ -1,0 +1,106 @@
+//! What CloudFormation says of a stack resource, behind the small trait [`CloudFormationApi`]
+//! (one call: DescribeStackResource) so that the decisions built on it are unit-tested with a
+//! fake, and its implementation over `aws-sdk-cloudformation`.
+//!
+//! The function asks only to learn whether CloudFormation still waits for its answer; the
+//! decisions are [`crate::cancellation`]'s.
+
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::Client;
+use std::future::Future;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A stack resource as DescribeStackResource shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackResource {
+    /// Its `ResourceStatus`, e.g. `CREATE_IN_PROGRESS`.
+    pub status: String,
+    /// The PhysicalResourceId CloudFormation holds for it, if any.
+    pub physical_id: Option<String>,
+}
+
+/// Why CloudFormation could not be asked.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("CloudFormation DescribeStackResource failed: {0}")]
+pub struct CloudFormationError(pub String);
+
+/// The CloudFormation call the handler makes.
+pub trait CloudFormationApi: Send + Sync + 'static {
+    /// DescribeStackResource for `logical_id` in the stack `stack_id` (its ARN, which also
+    /// names a deleted stack).
+    fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> impl Future<Output = Result<StackResource, CloudFormationError>> + Send;
+}
+
+/// [`CloudFormationApi`] over `aws-sdk-cloudformation`.
+#[derive(Clone, Debug)]
+pub struct SdkCloudFormation {
+    client: Client,
+}
+
+impl SdkCloudFormation {
+    /// The client the function uses, from a loaded SDK configuration: one quick retry, since
+    /// the question is asked within a second or two and an unanswered one is not an error.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let config = aws_sdk_cloudformation::config::Builder::from(sdk)
+            .retry_config(
+                aws_sdk_cloudformation::config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(100)),
+            )
+            .timeout_config(
+                aws_sdk_cloudformation::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_timeout(Duration::from_secs(2))
+                    .build(),
+            )
+            .build();
+        SdkCloudFormation {
+            client: Client::from_conf(config),
+        }
+    }
+}
+
+impl CloudFormationApi for SdkCloudFormation {
+    async fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<StackResource, CloudFormationError> {
+        let output = self
+            .client
+            .describe_stack_resource()
+            .stack_name(stack_id)
+            .logical_resource_id(logical_id)
+            .send()
+            .await
+            .map_err(error_text)?;
+        let detail = output.stack_resource_detail().ok_or_else(|| {
+            CloudFormationError("the answer holds no StackResourceDetail".to_string())
+        })?;
+        Ok(StackResource {
+            status: detail
+                .resource_status()
+                .map(|status| status.as_str().to_string())
+                .unwrap_or_default(),
+            physical_id: detail.physical_resource_id().map(str::to_string),
+        })
+    }
+}
+
+fn error_text<E>(err: SdkError<E>) -> CloudFormationError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(context) = &err {
+        if let Some(code) = context.err().code() {
+            let message = context.err().message().unwrap_or("(no message)");
+            return CloudFormationError(format!("{code}: {message}"));
+        }
+    }
+    CloudFormationError(DisplayErrorContext(&err).to_string())
+}

@@ -1,46 +1,25 @@
 //! The ResponseURL side of `serve`: takes the answer a function PUTs to its ResponseURL, prints
 //! it on stdout (pretty JSON when it is JSON) and answers 200, as S3 would. It warns on stderr
 //! about what the real pre-signed URL or CloudFormation would refuse, which a local run would
-//! otherwise hide.
+//! otherwise hide. Its own handler on lambda-fakes' server: unlike the tests' ResponseSink, it
+//! refuses anything but PUT and prints each answer as it arrives rather than recording it.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, StatusCode};
+use lambda_fakes::server::{status_response, FakeResponse};
+use lambda_fakes::{Server, MAX_ANSWER_BYTES};
 use serde_json::Value;
-use std::convert::Infallible;
-use std::time::Duration;
-use tokio::net::TcpListener;
+use std::io;
+use std::net::SocketAddr;
 
-/// CloudFormation's limit on a custom resource's answer.
-const MAX_ANSWER_BYTES: usize = 4096;
-
-/// Serves until the process ends.
-pub(super) async fn serve(listener: TcpListener) -> Infallible {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // Typically out of file descriptors: back off instead of spinning.
-                eprintln!("cfn-ivs-local: the capture could not accept a connection: {error}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        tokio::spawn(async move {
-            let connection =
-                http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(answer));
-            // A client that hangs up mid-request concerns only that client.
-            let _ = connection.await;
-        });
-    }
+/// Serves on `addr` until the returned server is dropped.
+pub(super) async fn start(addr: SocketAddr) -> io::Result<Server> {
+    Server::bind(addr, answer).await
 }
 
-async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn answer(request: Request<Incoming>) -> Result<FakeResponse, hyper::Error> {
     if request.method() != Method::PUT {
         let mut refused = empty(StatusCode::METHOD_NOT_ALLOWED);
         refused
@@ -88,10 +67,8 @@ fn printable(body: &[u8]) -> String {
     }
 }
 
-fn empty(status: StatusCode) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::default());
-    *response.status_mut() = status;
-    response
+fn empty(status: StatusCode) -> FakeResponse {
+    status_response(status, "")
 }
 
 #[cfg(test)]

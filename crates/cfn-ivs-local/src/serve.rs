@@ -9,7 +9,6 @@ use super::EmulatorArgs;
 use clap::Args;
 use ivs_emulator::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use tokio::net::TcpListener;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -36,13 +35,10 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), String> {
     let capture_at = args
         .capture_listen
         .unwrap_or_else(|| next_port(args.listen));
-    let listener = TcpListener::bind(capture_at)
+    let capture = capture::start(capture_at)
         .await
         .map_err(|e| format!("cannot listen on {capture_at} for answers: {e}"))?;
-    let capture_port = listener
-        .local_addr()
-        .map_err(|e| format!("the capture has no address: {e}"))?
-        .port();
+    let capture_port = capture.addr().port();
     let host = args
         .host_address
         .unwrap_or_else(|| reachable_host(args.listen.ip()));
@@ -68,8 +64,10 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), String> {
         "cfn-ivs-local: serving IVS and capturing answers (a PUT to any path under \
          RESPONSE_URL_BASE) until stopped"
     );
-    // `emulator` stays in scope, and so serving, for as long as the capture runs: for ever.
-    match capture::serve(listener).await {}
+    // Both servers serve for as long as they stay in scope: until the process ends.
+    std::future::pending::<()>().await;
+    drop((emulator, capture));
+    Ok(())
 }
 
 /// The capture's default address: the port after the emulator's, so `--listen` alone fixes

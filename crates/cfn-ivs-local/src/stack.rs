@@ -150,38 +150,98 @@ mod tests {
         let emulator = IvsEmulator::start(EmulatorOptions::default())
             .await
             .unwrap();
-        let tracked = begin(&emulator, &event("Create", None)).unwrap();
-        assert_eq!(state(&emulator), expect("CREATE_IN_PROGRESS", None));
-        tracked.finish("SUCCESS", "arn:1");
-        assert_eq!(state(&emulator), expect("CREATE_COMPLETE", Some("arn:1")));
-
-        let tracked = begin(&emulator, &event("Update", Some("arn:1"))).unwrap();
-        assert_eq!(
-            state(&emulator),
-            expect("UPDATE_IN_PROGRESS", Some("arn:1"))
-        );
-        tracked.finish("FAILED", "arn:2");
-        assert_eq!(state(&emulator), expect("UPDATE_FAILED", Some("arn:1")));
-        begin(&emulator, &event("Update", Some("arn:1")))
-            .unwrap()
-            .finish("SUCCESS", "arn:2");
-        assert_eq!(state(&emulator), expect("UPDATE_COMPLETE", Some("arn:2")));
-
-        let tracked = begin(&emulator, &event("Delete", Some("arn:2"))).unwrap();
-        assert_eq!(
-            state(&emulator),
-            expect("DELETE_IN_PROGRESS", Some("arn:2"))
-        );
-        tracked.finish("SUCCESS", "arn:2");
-        assert_eq!(state(&emulator), expect("DELETE_COMPLETE", Some("arn:2")));
-
-        begin(&emulator, &event("Create", None))
-            .unwrap()
-            .finish("FAILED", "failed-create");
-        assert_eq!(
-            state(&emulator),
-            expect("CREATE_FAILED", Some("failed-create"))
-        );
+        // Request type and id, the answer's status and id; then the resource while handled and
+        // after the answer.
+        let steps = [
+            (
+                "Create",
+                None,
+                "SUCCESS",
+                "arn:1",
+                "CREATE_IN_PROGRESS",
+                None,
+            ),
+            (
+                "Create",
+                None,
+                "SUCCESS",
+                "arn:1",
+                "CREATE_COMPLETE",
+                Some("arn:1"),
+            ),
+            (
+                "Update",
+                Some("arn:1"),
+                "FAILED",
+                "arn:2",
+                "UPDATE_IN_PROGRESS",
+                Some("arn:1"),
+            ),
+            (
+                "Update",
+                Some("arn:1"),
+                "FAILED",
+                "arn:2",
+                "UPDATE_FAILED",
+                Some("arn:1"),
+            ),
+            (
+                "Update",
+                Some("arn:1"),
+                "SUCCESS",
+                "arn:2",
+                "UPDATE_IN_PROGRESS",
+                Some("arn:1"),
+            ),
+            (
+                "Update",
+                Some("arn:1"),
+                "SUCCESS",
+                "arn:2",
+                "UPDATE_COMPLETE",
+                Some("arn:2"),
+            ),
+            (
+                "Delete",
+                Some("arn:2"),
+                "SUCCESS",
+                "arn:2",
+                "DELETE_IN_PROGRESS",
+                Some("arn:2"),
+            ),
+            (
+                "Delete",
+                Some("arn:2"),
+                "SUCCESS",
+                "arn:2",
+                "DELETE_COMPLETE",
+                Some("arn:2"),
+            ),
+            (
+                "Create",
+                None,
+                "FAILED",
+                "failed",
+                "CREATE_IN_PROGRESS",
+                None,
+            ),
+            (
+                "Create",
+                None,
+                "FAILED",
+                "failed",
+                "CREATE_FAILED",
+                Some("failed"),
+            ),
+        ];
+        for pair in steps.chunks(2) {
+            let (request_type, id, status, answered, handling, handling_id) = pair[0];
+            let (_, _, _, _, settled, settled_id) = pair[1];
+            let tracked = begin(&emulator, &event(request_type, id)).unwrap();
+            assert_eq!(state(&emulator), expect(handling, handling_id));
+            tracked.finish(status, answered);
+            assert_eq!(state(&emulator), expect(settled, settled_id));
+        }
     }
 
     #[tokio::test]

@@ -136,18 +136,24 @@ fn destination() -> DestinationConfiguration {
 
 /// PUTs `body` as a function answers (no Content-Type) and returns the status line.
 fn put(port: u16, path_and_query: &str, body: &str) -> String {
+    let response = send(port, "PUT", path_and_query, body);
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Sends `method` with `body` and no Content-Type; the whole response.
+fn send(port: u16, method: &str, path_and_query: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
-        "PUT {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+        "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.lines().next().unwrap_or_default().to_owned()
+    response
 }
 
 #[tokio::test]
@@ -226,6 +232,18 @@ async fn serve_prints_the_environment_serves_ivs_and_prints_each_answer() {
     );
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(serve.json(), answer);
+    // Only a PUT is an answer: anything else is refused and not printed.
+    let refused = send(
+        serve.port("RESPONSE_URL_BASE"),
+        "POST",
+        "/stack/Recording",
+        "{}",
+    );
+    assert!(refused.starts_with("HTTP/1.1 405"), "{refused}");
+    assert!(
+        refused.to_ascii_lowercase().contains("allow: put"),
+        "{refused}"
+    );
 
     let stderr = serve.stop();
     assert!(

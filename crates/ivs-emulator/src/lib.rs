@@ -38,7 +38,6 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// A running emulator. Clones share the same server; it shuts down when the last clone is
 /// dropped or when [`IvsEmulator::shutdown`] is called.
@@ -48,10 +47,9 @@ pub struct IvsEmulator {
 }
 
 struct Handle {
-    address: SocketAddr,
     shared: Arc<server::Shared>,
-    /// Dropping the sender is what stops the server when the last clone goes away.
-    shutdown: watch::Sender<bool>,
+    /// Dropping it is what stops serving when the last clone goes away.
+    server: lambda_fakes::Server,
 }
 
 /// How an emulator behaves; `Default` is IVS in us-east-1 with its rate quotas.
@@ -361,27 +359,24 @@ impl IvsEmulator {
         let listen = options
             .listen
             .unwrap_or_else(|| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let address = listener.local_addr()?;
         let shared = Arc::new(server::Shared {
             model,
             cloudformation,
             state: Mutex::new(state::State::new(&options, tokio::time::Instant::now())),
         });
-        let (shutdown, stopped) = watch::channel(false);
-        tokio::spawn(server::serve(listener, shared.clone(), stopped));
+        let serving = shared.clone();
+        let server = lambda_fakes::Server::bind(listen, move |request| {
+            server::handle(serving.clone(), request)
+        })
+        .await?;
         Ok(IvsEmulator {
-            handle: Arc::new(Handle {
-                address,
-                shared,
-                shutdown,
-            }),
+            handle: Arc::new(Handle { shared, server }),
         })
     }
 
     /// The URL to give a client as its endpoint, e.g. `http://127.0.0.1:41234`.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.handle.address)
+        format!("http://{}", self.handle.server.addr())
     }
 
     /// The URL to give a CloudFormation client as its endpoint (`AWS_ENDPOINT_URL_CLOUDFORMATION`):
@@ -393,7 +388,7 @@ impl IvsEmulator {
 
     /// The address the emulator listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.handle.address
+        self.handle.server.addr()
     }
 
     /// The configurations that exist now (states evaluated as of now), sorted by ARN.
@@ -511,7 +506,7 @@ impl IvsEmulator {
 
     /// Stops accepting connections and drops the open ones, hanging requests included.
     pub fn shutdown(&self) {
-        self.handle.shutdown.send_replace(true);
+        self.handle.server.stop();
     }
 
     fn state(&self) -> MutexGuard<'_, state::State> {

@@ -1,5 +1,6 @@
-//! The HTTP side of the emulator: accepts connections, serves each on its own task (so a hanging
-//! request holds up nobody else), routes requests through the model, applies injected faults,
+//! The HTTP side of the emulator, served by lambda-fakes' [`Server`](lambda_fakes::Server) (each
+//! connection on its own task, so a hanging request holds up nobody else): routes requests
+//! through the model, applies injected faults,
 //! then the account's quotas and IAM, and writes answers the way IVS writes them — success codes
 //! from the model, errors with `x-amzn-ErrorType` and an `exceptionMessage` body. Requests in
 //! CloudFormation's query protocol go to [`cloudformation`](super::cloudformation) instead.
@@ -16,15 +17,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// A response cut short mid-document, as a truncated or corrupted answer would look.
@@ -47,46 +42,12 @@ enum Call<'m> {
 /// Returned from the service so that hyper closes the connection without writing a response.
 #[derive(Debug, thiserror::Error)]
 #[error("the IVS emulator drops this connection on purpose")]
-struct DropConnection;
+pub(super) struct DropConnection;
 
-pub(super) async fn serve(
-    listener: TcpListener,
+pub(super) async fn handle(
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%error, "the IVS emulator could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            () = stopped(&mut stop) => return,
-        };
-        let shared = shared.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(shared.clone(), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            // Connection errors (including the deliberate drops) concern only the client.
-            tokio::select! {
-                _ = connection => {}
-                () = stopped(&mut stop) => {}
-            }
-        });
-    }
-}
-
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // An error means every emulator handle is gone, which is a stop as well.
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
-
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, DropConnection> {
+    request: Request<Incoming>,
+) -> Result<Reply, DropConnection> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
     let method = parts.method.as_str();

@@ -39,6 +39,17 @@ fn client(emulator: &IvsEmulator) -> Client {
     ))
 }
 
+/// An emulator that knows the resource `Recording` of [`STACK_ID`], in CREATE_IN_PROGRESS, and
+/// a client of it.
+async fn declared() -> (IvsEmulator, Client) {
+    let emulator = emulator().await;
+    emulator
+        .set_stack_resource(STACK_ID, "Recording", "CREATE_IN_PROGRESS")
+        .unwrap();
+    let client = client(&emulator);
+    (emulator, client)
+}
+
 /// A client that reports the first answer as it is.
 fn single_try_client(emulator: &IvsEmulator) -> Client {
     let shared = sdk_config_for(&emulator.cloudformation_endpoint_url(), "us-east-1");
@@ -172,11 +183,7 @@ async fn an_unknown_stack_is_a_validation_error() {
 
 #[tokio::test]
 async fn an_unknown_logical_id_is_a_validation_error_naming_the_stack() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    emulator
-        .set_stack_resource(STACK_ID, "Recording", "CREATE_IN_PROGRESS")
-        .unwrap();
+    let (emulator, client) = declared().await;
     assert_eq!(
         failure(describe(&client, STACK_ID, "Channel").await),
         (
@@ -272,11 +279,7 @@ async fn other_actions_and_versions_are_invalid_actions() {
 
 #[tokio::test]
 async fn injected_access_denied_and_throttling_are_answered_as_cloudformation_does() {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    emulator
-        .set_stack_resource(STACK_ID, "Recording", "CREATE_IN_PROGRESS")
-        .unwrap();
+    let (emulator, client) = declared().await;
     let denied = "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: \
                   cloudformation:DescribeStackResource";
     emulator.inject(Fault::once(
@@ -312,11 +315,8 @@ async fn injected_access_denied_and_throttling_are_answered_as_cloudformation_do
 
 #[tokio::test]
 async fn resets_hangs_and_cut_answers_reach_the_client() {
-    let emulator = emulator().await;
+    let (emulator, _) = declared().await;
     let client = single_try_client(&emulator);
-    emulator
-        .set_stack_resource(STACK_ID, "Recording", "CREATE_IN_PROGRESS")
-        .unwrap();
     let op = Operation::DescribeStackResource;
     emulator.inject(Fault::once(op, FaultKind::ConnectionReset));
     let reset = describe(&client, STACK_ID, "Recording").await.unwrap_err();

@@ -8,11 +8,13 @@
 //!
 //! Both listen on `127.0.0.1` with an OS-chosen port, serve each connection on its own task (a
 //! response that never comes does not hold up others), work on current-thread runtimes, and
-//! stop when dropped.
+//! stop when dropped. Their [`Server`] is the one the IVS emulator and `cfn-ivs-local serve`
+//! build on too.
 
 pub mod response_sink;
 pub mod runtime_api;
-mod server;
+pub mod server;
 
-pub use response_sink::{RecordedPut, ResponseSink, SinkReply};
+pub use response_sink::{RecordedPut, ResponseSink, SinkReply, MAX_ANSWER_BYTES};
 pub use runtime_api::{Invocation, InvocationResult, RuntimeApi};
+pub use server::{FakeResponse, Server};

@@ -9,12 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 
-use super::server::{lock, FakeResponse, Log, Server};
+use super::server::{lock, status_response, Fake, FakeResponse, Log};
+
+/// CloudFormation's limit on a custom resource's answer, in bytes. The sink records longer
+/// bodies as they came, as S3 takes them; CloudFormation then refuses the answer.
+pub const MAX_ANSWER_BYTES: usize = 4096;
 
 /// How the sink answers one request.
 #[derive(Clone, Debug)]
@@ -124,24 +128,19 @@ impl Shared {
 }
 
 fn empty_response(status: StatusCode) -> FakeResponse {
-    let mut response = Response::new(Full::default());
-    *response.status_mut() = status;
-    response
+    status_response(status, Bytes::new())
 }
 
 /// The fake `ResponseURL` server; stops when dropped.
 pub struct ResponseSink {
-    shared: Arc<Shared>,
-    server: Server,
+    fake: Fake<Shared>,
 }
 
 impl ResponseSink {
     /// Starts the sink on `127.0.0.1` with an OS-chosen port.
     pub async fn start() -> io::Result<ResponseSink> {
-        let shared = Arc::new(Shared::default());
-        let handler = Arc::clone(&shared);
-        let server = Server::start(move |request| Arc::clone(&handler).answer(request)).await?;
-        Ok(ResponseSink { shared, server })
+        let fake = Fake::start(Shared::default(), Shared::answer).await?;
+        Ok(ResponseSink { fake })
     }
 
     /// The URL of `path_and_query` on this sink, e.g. `url("/stack/res?X-Amz-Signature=secret")`.
@@ -151,7 +150,10 @@ impl ResponseSink {
         } else {
             "/"
         };
-        format!("http://{}{separator}{path_and_query}", self.server.addr())
+        format!(
+            "http://{}{separator}{path_and_query}",
+            self.fake.server.addr()
+        )
     }
 
     /// Queues answers for the next requests, in order, after any still queued; requests beyond
@@ -171,17 +173,17 @@ impl ResponseSink {
                 );
             }
         }
-        lock(&self.shared.script).extend(replies);
+        lock(&self.fake.shared.script).extend(replies);
     }
 
     /// Every request received so far, including those answered with errors, resets or hangs.
     pub fn received(&self) -> Vec<RecordedPut> {
-        self.shared.requests.snapshot()
+        self.fake.shared.requests.snapshot()
     }
 
     /// Waits until at least `n` requests have arrived or `timeout` passes, then returns
     /// [`received`](Self::received); callers assert on the count.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<RecordedPut> {
-        self.shared.requests.wait_for(n, timeout).await
+        self.fake.shared.requests.wait_for(n, timeout).await
     }
 }

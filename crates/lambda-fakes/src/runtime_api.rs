@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex};
 
-use super::server::{FakeResponse, Log, Server};
+use super::server::{status_response, Fake, FakeResponse, Log};
 
 const FUNCTION_NAME: &str = "cfn-ivs-recording";
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording";
@@ -181,30 +181,21 @@ fn epoch_millis_in(duration: Duration) -> String {
     deadline.as_millis().to_string()
 }
 
-fn status_response(status: StatusCode, body: &'static str) -> FakeResponse {
-    let mut response = Response::new(Full::from(body));
-    *response.status_mut() = status;
-    response
-}
-
 /// The fake Runtime API server; stops when dropped.
 pub struct RuntimeApi {
-    shared: Arc<Shared>,
-    server: Server,
+    fake: Fake<Shared>,
 }
 
 impl RuntimeApi {
     /// Starts the API on `127.0.0.1` with an OS-chosen port and an empty event queue.
     pub async fn start() -> io::Result<RuntimeApi> {
-        let shared = Arc::new(Shared::new());
-        let handler = Arc::clone(&shared);
-        let server = Server::start(move |request| Arc::clone(&handler).answer(request)).await?;
-        Ok(RuntimeApi { shared, server })
+        let fake = Fake::start(Shared::new(), Shared::answer).await?;
+        Ok(RuntimeApi { fake })
     }
 
     /// `127.0.0.1:PORT`, the value for `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
-        self.server.addr().to_string()
+        self.fake.server.addr().to_string()
     }
 
     /// Queues an event; a `next` call waiting on an empty queue receives it at once.
@@ -218,7 +209,8 @@ impl RuntimeApi {
             "request id {:?} is not a valid header value",
             invocation.request_id
         );
-        self.shared
+        self.fake
+            .shared
             .queue
             .send(invocation)
             .expect("the queue's receiver lives as long as its sender");
@@ -226,17 +218,17 @@ impl RuntimeApi {
 
     /// When each `GET .../invocation/next` arrived.
     pub fn next_calls(&self) -> Vec<Instant> {
-        self.shared.next_calls.snapshot()
+        self.fake.shared.next_calls.snapshot()
     }
 
     /// Each handed-out event's request id and when it was given to the runtime.
     pub fn handed_out(&self) -> Vec<(String, Instant)> {
-        self.shared.handed_out.snapshot()
+        self.fake.shared.handed_out.snapshot()
     }
 
     /// Every response, error and init error posted so far, with when it arrived.
     pub fn results(&self) -> Vec<(InvocationResult, Instant)> {
-        self.shared.results.snapshot()
+        self.fake.shared.results.snapshot()
     }
 
     /// Waits until at least `n` results have arrived or `timeout` passes, then returns
@@ -246,13 +238,13 @@ impl RuntimeApi {
         n: usize,
         timeout: Duration,
     ) -> Vec<(InvocationResult, Instant)> {
-        self.shared.results.wait_for(n, timeout).await
+        self.fake.shared.results.wait_for(n, timeout).await
     }
 
     /// Waits until at least `n` `next` calls have arrived or `timeout` passes, then returns
     /// [`next_calls`](Self::next_calls).
     pub async fn wait_for_next_calls(&self, n: usize, timeout: Duration) -> Vec<Instant> {
-        self.shared.next_calls.wait_for(n, timeout).await
+        self.fake.shared.next_calls.wait_for(n, timeout).await
     }
 
     /// Environment variables a function process needs to run against this fake;

@@ -1,54 +1,106 @@
-//! Plumbing shared by the fakes: a loopback HTTP/1 server that gives every connection its own
-//! task, and an append-only log of observations that tests can wait on.
+//! The one HTTP/1 server of every fake in the workspace — these fakes, the IVS emulator, the
+//! answer capture of `cfn-ivs-local serve` — each of which supplies only its handler: every
+//! connection gets its own task (a response that never comes holds up nobody else), the server
+//! works on any runtime flavour, and stopping it or dropping it ends the open connections too.
+//! Also an append-only log of observations that tests can wait on.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
 /// The response type of every fake: bodies are small and known up front.
-pub(crate) type FakeResponse = Response<Full<Bytes>>;
+pub type FakeResponse = Response<Full<Bytes>>;
 
-/// An HTTP/1 server on `127.0.0.1` with an OS-chosen port, stopped when dropped.
-pub(crate) struct Server {
+/// A response with `status` and `body` and no headers.
+pub fn status_response(status: StatusCode, body: impl Into<Bytes>) -> FakeResponse {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+/// An HTTP/1 server, stopped by [`Server::stop`] or when dropped. A handler's error closes the
+/// connection without a response, which is how fakes play a reset.
+pub struct Server {
     addr: SocketAddr,
     accept_loop: AbortHandle,
 }
 
 impl Server {
-    /// Binds and starts serving on a spawned task, so the caller's runtime flavour does not matter.
-    pub(crate) async fn start<F, Fut, E>(handle: F) -> io::Result<Server>
+    /// Serves `handle` on `127.0.0.1` with an OS-chosen port.
+    pub async fn start<F, Fut, E>(handle: F) -> io::Result<Server>
     where
         F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<FakeResponse, E>> + Send + 'static,
         E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        Server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), handle).await
+    }
+
+    /// Binds `addr` and serves `handle` on a spawned task, so the caller's runtime flavour does
+    /// not matter. Anything but loopback is the caller's choice, e.g. for a container to reach it.
+    pub async fn bind<F, Fut, E>(addr: SocketAddr, handle: F) -> io::Result<Server>
+    where
+        F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<FakeResponse, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let accept_loop = tokio::spawn(accept_loop(listener, handle)).abort_handle();
         Ok(Server { addr, accept_loop })
     }
 
-    pub(crate) fn addr(&self) -> SocketAddr {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Stops accepting connections and ends the open ones, hanging responses included.
+    pub fn stop(&self) {
+        self.accept_loop.abort();
+    }
+}
+
+/// A fake's state and the server answering from it, which share the state; stops when dropped.
+pub(crate) struct Fake<S> {
+    pub(crate) shared: Arc<S>,
+    pub(crate) server: Server,
+}
+
+impl<S: Send + Sync + 'static> Fake<S> {
+    /// Serves `answer` on `127.0.0.1` with an OS-chosen port, each request with a handle on
+    /// `shared`.
+    pub(crate) async fn start<Fut, E>(
+        shared: S,
+        answer: fn(Arc<S>, Request<Incoming>) -> Fut,
+    ) -> io::Result<Fake<S>>
+    where
+        Fut: Future<Output = Result<FakeResponse, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        let shared = Arc::new(shared);
+        let handle = Arc::clone(&shared);
+        let server = Server::start(move |request| answer(Arc::clone(&handle), request)).await?;
+        Ok(Fake { shared, server })
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.accept_loop.abort();
+        self.stop();
     }
 }
 

@@ -85,12 +85,17 @@ async fn response_sink_plays_statuses_in_order_then_answers_200() {
     assert_eq!(bodies, ["0", "1", "2"]);
 }
 
+/// A sink that answers its first request with `reply`, a client, and a URL on the sink.
+async fn scripted(reply: SinkReply) -> (ResponseSink, HttpClient, String) {
+    let sink = ResponseSink::start().await.unwrap();
+    sink.script([reply]);
+    let url = sink.url("/r");
+    (sink, http_client(), url)
+}
+
 #[tokio::test]
 async fn response_sink_reset_is_a_client_error_but_still_recorded() {
-    let sink = ResponseSink::start().await.unwrap();
-    sink.script([SinkReply::ConnectionReset]);
-    let client = http_client();
-    let url = sink.url("/r");
+    let (sink, client, url) = scripted(SinkReply::ConnectionReset).await;
 
     let reset = put(&client, &url, "first").await;
     let retried = put(&client, &url, "second").await.unwrap();
@@ -103,10 +108,7 @@ async fn response_sink_reset_is_a_client_error_but_still_recorded() {
 
 #[tokio::test]
 async fn response_sink_hang_times_out_the_client_without_blocking_others() {
-    let sink = ResponseSink::start().await.unwrap();
-    sink.script([SinkReply::Hang]);
-    let client = http_client();
-    let url = sink.url("/r");
+    let (sink, client, url) = scripted(SinkReply::Hang).await;
 
     let hung = tokio::spawn({
         let (client, url) = (client.clone(), url.clone());

@@ -6,6 +6,7 @@
 //! decisions are [`crate::cancellation`]'s.
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::types::ResourceStatus;
 use aws_sdk_cloudformation::Client;
 use std::future::Future;
 use std::time::Duration;
@@ -82,11 +83,20 @@ impl CloudFormationApi for SdkCloudFormation {
         let detail = output.stack_resource_detail().ok_or_else(|| {
             CloudFormationError("the answer holds no StackResourceDetail".to_string())
         })?;
+        // A status this SDK does not know, or none (an answer cut short parses as one without
+        // it), says nothing about whether CloudFormation still waits.
+        let status = detail
+            .resource_status()
+            .map(ResourceStatus::as_str)
+            .filter(|status| ResourceStatus::values().contains(status))
+            .ok_or_else(|| {
+                CloudFormationError(format!(
+                    "the answer holds no known ResourceStatus ({:?})",
+                    detail.resource_status()
+                ))
+            })?;
         Ok(StackResource {
-            status: detail
-                .resource_status()
-                .map(|status| status.as_str().to_string())
-                .unwrap_or_default(),
+            status: status.to_string(),
             physical_id: detail.physical_resource_id().map(str::to_string),
         })
     }

@@ -3,12 +3,10 @@
 //! reads that lag writes. Each handler has its own client, as each Lambda instance would.
 
 use crate::util::*;
-use cfn_ivs_recording::cloudformation::SdkCloudFormation;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
-use cfn_ivs_recording::ivs::SdkIvs;
 use cfn_ivs_recording::ownership::MARKER_TAG;
 use futures_util::future::join_all;
-use ivs_emulator::{self as emulator, EmulatorOptions, IvsEmulator, Stabilization};
+use ivs_emulator::{EmulatorOptions, IvsEmulator, Stabilization};
 use lambda_fakes::ResponseSink;
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,13 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Lambda's deadline as the template sets it (300 s): far more than any of these needs.
 const LAMBDA_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// A handler with its own client, as a Lambda instance has: its own signing region keeps the
-/// SDK's per-process adaptive rate limiter apart from the other handlers' (see `own_region`).
-fn handler(emulator: &IvsEmulator, config: HandlerConfig) -> Arc<Handler> {
-    let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
-    Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config)
-}
 
 async fn answer(handler: &Arc<Handler>, sink: &ResponseSink, event: Value) -> Value {
     let delivered = handler
@@ -51,7 +42,7 @@ async fn ten_stacks_at_once_under_ivs_quotas_all_succeed_and_leave_nothing() {
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
     let handlers: Vec<_> = (0..10)
-        .map(|_| handler(&ivs, HandlerConfig::default()))
+        .map(|_| handler_for(&ivs, HandlerConfig::default()))
         .collect();
     let started = Instant::now();
     let creates = handlers.iter().enumerate().map(|(i, h)| {
@@ -111,7 +102,7 @@ async fn access_denied_while_iam_propagates_is_waited_out() {
     .await
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
-    let h = handler(&ivs, HandlerConfig::default());
+    let h = handler_for(&ivs, HandlerConfig::default());
     let event = process_event(&sink, "Create", "create-iam", None, properties());
     let started = Instant::now();
     let a = answer(&h, &sink, event).await;
@@ -130,7 +121,7 @@ async fn a_configuration_invisible_for_two_seconds_is_kept() {
     .await
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
-    let h = handler(&ivs, HandlerConfig::default());
+    let h = handler_for(&ivs, HandlerConfig::default());
     let event = process_event(&sink, "Create", "create-lag", None, properties());
     let a = answer(&h, &sink, event).await;
     assert_eq!(a["Status"], "SUCCESS", "{a}");
@@ -158,8 +149,8 @@ async fn a_redelivery_inside_the_read_lag_window_leaves_one_configuration() {
     .await
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
-    let first = handler(&ivs, HandlerConfig::default());
-    let second = handler(&ivs, HandlerConfig::default());
+    let first = handler_for(&ivs, HandlerConfig::default());
+    let second = handler_for(&ivs, HandlerConfig::default());
     let event = process_event(&sink, "Create", "create-twice", None, properties());
     let later = {
         let event = event.clone();
@@ -209,8 +200,8 @@ async fn a_create_that_lands_late_gives_way_to_the_configuration_already_kept() 
         FaultKind::Hang(Duration::from_secs(3)),
     ));
     let sink = ResponseSink::start().await.unwrap();
-    let first = handler(&ivs, HandlerConfig::default());
-    let second = handler(&ivs, HandlerConfig::default());
+    let first = handler_for(&ivs, HandlerConfig::default());
+    let second = handler_for(&ivs, HandlerConfig::default());
     let event = process_event(&sink, "Create", "create-late", None, properties());
     let later = {
         let event = event.clone();

@@ -3,7 +3,7 @@
 //! would receive. Also checks what the process logs.
 
 use crate::util::{invocation, json_log_lines, FunctionProcess};
-use ivs_emulator::{EmulatorOptions, IvsEmulator, Stabilization};
+use ivs_emulator::{EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization};
 use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -410,4 +410,140 @@ fn serve_binary() -> std::path::PathBuf {
         assert!(status.success(), "cargo build --bin cfn-ivs-local failed");
     }
     serve
+}
+
+/// CloudFormation that cannot be asked whether it still waits (unreachable, denied, a
+/// hand-written event's stack it does not know): the Create answers as before, in time, and the
+/// function warns once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudformation_that_cannot_be_asked_is_warned_about_once_and_the_create_succeeds() {
+    let unreachable = "http://127.0.0.1:9";
+    for case in ["unreachable", "AccessDenied", "unknown stack"] {
+        let api = RuntimeApi::start().await.unwrap();
+        let ivs = IvsEmulator::start(EmulatorOptions::default())
+            .await
+            .unwrap();
+        let sink = ResponseSink::start().await.unwrap();
+        let mut env = vec![("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+        match case {
+            "unreachable" => env.push(("AWS_ENDPOINT_URL_CLOUDFORMATION", unreachable)),
+            "AccessDenied" => ivs.inject(Fault::always(
+                Operation::DescribeStackResource,
+                FaultKind::ServiceError {
+                    code: "AccessDenied".into(),
+                    message:
+                        "User is not authorized to perform: cloudformation:DescribeStackResource"
+                            .into(),
+                },
+            )),
+            _ => {}
+        }
+        let function = FunctionProcess::start(&api, &ivs, &env);
+        let started = std::time::Instant::now();
+        api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+        let puts = sink.wait_for(1, Duration::from_secs(20)).await;
+        assert_eq!(puts.len(), 1, "{case}: no answer");
+        assert_eq!(
+            puts[0].json()["Status"],
+            "SUCCESS",
+            "{case}: {}",
+            puts[0].body
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{case}");
+        api.wait_for_results(1, Duration::from_secs(5)).await;
+        let logs = function.logs();
+        let warnings: Vec<Value> = json_log_lines(&logs)
+            .into_iter()
+            .filter(|l| l["level"] == "WARN" && l.to_string().contains("CloudFormation"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{case}: {logs}");
+        if case != "unknown stack" {
+            assert_eq!(ivs.configurations().len(), 1, "{case}");
+        }
+    }
+}
+
+/// Values from the event are anybody's: in Lambda's text log format a line break in one must
+/// not start a forged log line or a forged EMF record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_values_cannot_forge_log_lines_or_metrics_in_the_text_format() {
+    let api = RuntimeApi::start().await.unwrap();
+    let ivs = IvsEmulator::start(EmulatorOptions::default())
+        .await
+        .unwrap();
+    let sink = ResponseSink::start().await.unwrap();
+    let function = FunctionProcess::start(
+        &api,
+        &ivs,
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+            ("CFN_IVS_METRICS_NAMESPACE", "Test/Forgery"),
+        ],
+    );
+    let forged_record = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"Test/Forgery","Dimensions":[["Outcome"]],"Metrics":[{"Name":"Forged"}]}]},"Outcome":"SUCCESS","Forged":1}"#;
+    let mut create = event(&sink, "Create", "req-1", None);
+    create["RequestId"] = json!(format!("req-1\n{forged_record}\nERROR forged line"));
+    create["LogicalResourceId"] = json!(format!("Recording\r\n{forged_record}"));
+    let mut delete = event(
+        &sink,
+        "Delete",
+        "req-2",
+        Some(&format!("made-up\n{forged_record}")),
+    );
+    delete["LogicalResourceId"] = json!("Recording\u{2028}ERROR forged line");
+    api.enqueue(invocation("inv-1", create));
+    api.enqueue(invocation("inv-2", delete));
+    let puts = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(puts.len(), 2);
+    api.wait_for_results(2, Duration::from_secs(5)).await;
+    let logs = function.logs();
+    assert!(
+        logs.contains("req-1\\n{"),
+        "the value is logged, escaped: {logs}"
+    );
+    for line in logs.lines() {
+        assert!(
+            !line.starts_with("{\"_aws\":{\"Timestamp\":1,"),
+            "forged record: {line}"
+        );
+        assert!(!line.starts_with("ERROR forged"), "forged line: {line}");
+        assert!(!line.contains('\u{2028}'), "{line}");
+    }
+    let records: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(records.len(), 2, "{logs}");
+    assert!(
+        records.iter().all(|r| r.get("Forged").is_none()),
+        "{records:?}"
+    );
+}
+
+/// The template declares the endpoint variables empty: empty means unset, so the SDK takes the
+/// next source of its chain (here `AWS_ENDPOINT_URL`; deployed, its own endpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_endpoint_variables_are_passed_over() {
+    let api = RuntimeApi::start().await.unwrap();
+    let ivs = IvsEmulator::start(EmulatorOptions::default())
+        .await
+        .unwrap();
+    let sink = ResponseSink::start().await.unwrap();
+    let endpoint = ivs.endpoint_url();
+    let _function = FunctionProcess::start(
+        &api,
+        &ivs,
+        &[
+            ("AWS_ENDPOINT_URL_IVS", ""),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", ""),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    );
+    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    let puts = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].json()["Status"], "SUCCESS", "{}", puts[0].body);
+    assert_eq!(ivs.configurations().len(), 1);
+    assert_eq!(ivs.count(Operation::DescribeStackResource), 1);
 }

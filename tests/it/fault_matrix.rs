@@ -121,8 +121,9 @@ const UNREADABLE: [&str; 6] = [
 
 use Operation::{
     CreateRecordingConfiguration as CREATE, DeleteRecordingConfiguration as DELETE,
-    GetRecordingConfiguration as GET, ListRecordingConfigurations as LIST,
-    ListTagsForResource as LIST_TAGS, TagResource as TAG, UntagResource as UNTAG,
+    DescribeStackResource as DESCRIBE, GetRecordingConfiguration as GET,
+    ListRecordingConfigurations as LIST, ListTagsForResource as LIST_TAGS, TagResource as TAG,
+    UntagResource as UNTAG,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ async fn create_matrix() {
     let mut cases = faults_on_first_calls(r);
     cases.extend(creating(r));
     cases.extend(iam_propagation(r));
+    cases.extend(cloudformation_check(r));
     run_matrix("Create", cases).await;
 }
 
@@ -143,6 +145,7 @@ async fn replace_matrix() {
     let r = Request::Replace;
     let mut cases = faults_on_first_calls(r);
     cases.extend(creating(r));
+    cases.extend(cloudformation_check(r));
     run_matrix("Update (replace)", cases).await;
 }
 
@@ -598,6 +601,66 @@ fn clean_up_failed(r: Request) -> Expect {
     }
 }
 
+/// Before answering SUCCESS with a new configuration, the function asks CloudFormation whether
+/// it still waits (DescribeStackResource, within 1 s here, 2 s by default); when it cannot be
+/// asked, it answers as if it did.
+fn cloudformation_check(r: Request) -> Vec<Case> {
+    let (waiting, gave_up) = match r {
+        Request::Create => ("CREATE_IN_PROGRESS", "CREATE_FAILED"),
+        _ => ("UPDATE_IN_PROGRESS", "UPDATE_FAILED"),
+    };
+    let asked_once = |e: Expect| e.calls(DESCRIBE, Calls::Exactly(1));
+    let mut cases = vec![
+        Case::new(r, format!("CloudFormation shows {waiting}"))
+            .cloudformation_shows(waiting)
+            .expect(asked_once(ok(r))),
+        Case::new(
+            r,
+            format!("CloudFormation shows {gave_up} (it cancelled the operation)"),
+        )
+        .cloudformation_shows(gave_up)
+        .expect(asked_once(unchanged(r).reasons(vec![
+            format!("CloudFormation stopped waiting for this resource (it shows {gave_up}"),
+            "It was deleted; nothing is left behind".to_string(),
+        ]))),
+        Case::new(
+            r,
+            "CloudFormation does not know the stack (a hand-written event)",
+        )
+        .expect(asked_once(ok(r))),
+        Case::new(r, "DescribeStackResource hangs past its bound")
+            .cloudformation_shows(gave_up)
+            .fault(Fault::always(DESCRIBE, FaultKind::HangForever))
+            .expect(ok(r)),
+        Case::new(r, "DescribeStackResource answers a malformed body")
+            .cloudformation_shows(gave_up)
+            .fault(Fault::always(DESCRIBE, FaultKind::MalformedBody))
+            .expect(ok(r)),
+        Case::new(r, "DescribeStackResource resets the connection every time")
+            .cloudformation_shows(gave_up)
+            .fault(Fault::always(DESCRIBE, FaultKind::ConnectionReset))
+            .expect(ok(r)),
+    ];
+    for code in ["AccessDenied", "Throttling"] {
+        cases.push(
+            Case::new(
+                r,
+                format!("DescribeStackResource answers {code} every time"),
+            )
+            .cloudformation_shows(gave_up)
+            .fault(Fault::always(
+                DESCRIBE,
+                FaultKind::ServiceError {
+                    code: code.into(),
+                    message: format!("{code} from the matrix"),
+                },
+            ))
+            .expect(ok(r)),
+        );
+    }
+    cases
+}
+
 /// IAM refusing every call, as while the function's role (created with the stack) propagates:
 /// the emulator's window starts with it, so only for Create.
 fn iam_propagation(r: Request) -> Vec<Case> {
@@ -676,6 +739,9 @@ struct Case {
     config: HandlerConfig,
     /// Channels recording with the configuration the request starts from, by name.
     channels: Vec<String>,
+    /// The status CloudFormation shows for the resource while the request runs; `None`: it
+    /// does not know the stack.
+    cloudformation_shows: Option<&'static str>,
     /// The outcome must match one of these.
     expect: Vec<Expect>,
 }
@@ -694,8 +760,13 @@ impl Case {
             emulator: EmulatorOptions::default(),
             config: fast_config(),
             channels: Vec::new(),
+            cloudformation_shows: None,
             expect: Vec::new(),
         }
+    }
+    fn cloudformation_shows(mut self, status: &'static str) -> Case {
+        self.cloudformation_shows = Some(status);
+        self
     }
     fn stabilize(mut self, s: Stabilization) -> Case {
         self.stabilization = s;
@@ -1001,6 +1072,11 @@ async fn run_case(case: &Case) -> Result<(), String> {
             .as_deref()
             .expect("channels use an existing configuration");
         h.emulator.add_channel(name, arn);
+    }
+    if let Some(status) = case.cloudformation_shows {
+        h.emulator
+            .set_stack_resource(STACK_ID, "Recording", status)
+            .expect("a status of the model");
     }
     h.emulator.set_stabilization(case.stabilization.clone());
     for fault in &case.faults {

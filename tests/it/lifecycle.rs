@@ -274,3 +274,35 @@ async fn a_malformed_event_is_an_error_for_the_runtime() {
     assert!(h.emulator.requests().is_empty());
     assert!(h.sink.received().is_empty());
 }
+
+#[tokio::test]
+async fn reordered_storage_and_renditions_keep_the_configuration() {
+    let h = Harness::start().await;
+    let arn = created_arn(&h, "req-1").await;
+    let mut reordered = properties();
+    reordered["ThumbnailConfiguration"]["Storage"] = json!(["LATEST", "SEQUENTIAL"]);
+    reordered["RenditionConfiguration"]["Renditions"] = json!(["SD", "HD"]);
+    let answer = h
+        .answer(update(&h, "req-2", &arn, properties(), reordered))
+        .await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["PhysicalResourceId"], arn.as_str());
+    assert_eq!(h.emulator.count(Operation::CreateRecordingConfiguration), 1);
+}
+
+#[tokio::test]
+async fn duplicate_renditions_are_refused_before_any_ivs_call() {
+    let h = Harness::start().await;
+    let mut props = properties();
+    props["RenditionConfiguration"]["Renditions"] = json!(["HD", "SD", "HD"]);
+    let answer = h.answer(create(&h, "req-1", props)).await;
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("RenditionConfiguration.Renditions lists HD more than once"),
+        "{answer}"
+    );
+    assert!(h.emulator.requests().is_empty());
+}

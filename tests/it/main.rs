@@ -4,6 +4,7 @@
 
 mod account;
 mod binary;
+mod cancelled_create;
 mod fault_matrix;
 mod hostile_input;
 mod lifecycle;

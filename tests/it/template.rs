@@ -20,12 +20,12 @@ const MARKER: &str = "cfn-ivs-recording:request-id";
 
 /// Every action the function needs, and nothing else: what the handler calls on IVS, what IVS
 /// needs from the caller on CreateRecordingConfiguration (the native resource's handler
-/// permissions), and writing its own logs.
+/// permissions), writing its own logs, and asking CloudFormation whether it still waits.
 const REQUIRED_ACTIONS: &str = "ivs:CreateRecordingConfiguration ivs:GetRecordingConfiguration \
     ivs:DeleteRecordingConfiguration ivs:ListRecordingConfigurations ivs:TagResource \
     ivs:UntagResource ivs:ListTagsForResource ivs:ListChannels iam:CreateServiceLinkedRole \
     iam:PutRolePolicy iam:AttachRolePolicy s3:ListBucket s3:GetBucketLocation \
-    logs:CreateLogStream logs:PutLogEvents";
+    logs:CreateLogStream logs:PutLogEvents cloudformation:DescribeStackResource";
 
 /// Reads stay unconditioned: polling, reading tags, finding the function's own configurations
 /// by marker with List, naming the channels that block a Delete.
@@ -392,7 +392,8 @@ fn check_actions(scenario: &Scenario, template: &Value) -> Vec<String> {
 
 /// Resources: each action only on what it needs. IVS on this account's and region's recording
 /// configurations (ListChannels: channels), IAM on IVS's recording service-linked role, logs on
-/// the function's own log group, S3 on exactly the buckets the parameters name. Hence no `*`
+/// the function's own log group, CloudFormation on this account's and region's stacks, S3 on
+/// exactly the buckets the parameters name. Hence no `*`
 /// (but the explicit every-bucket choice), no other account or region, no objects.
 fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
     let (_, function) = the_one(template, "AWS::Serverless::Function");
@@ -418,6 +419,9 @@ fn check_resources(scenario: &Scenario, template: &Value) -> Vec<String> {
                     "ivs" => r.strip_prefix(&ivs).is_some_and(|id| !id.is_empty()),
                     "iam" => *r == role,
                     "logs" => *r == log_group,
+                    "cloudformation" => {
+                        *r == format!("arn:aws:cloudformation:{region}:{account}:stack/*/*")
+                    }
                     "s3" => scenario.buckets.contains(&r.as_str()),
                     _ => false,
                 };

@@ -88,8 +88,7 @@ impl Harness {
     pub async fn with_options(options: EmulatorOptions, config: HandlerConfig) -> Harness {
         let emulator = IvsEmulator::start(options).await.expect("emulator starts");
         let sink = ResponseSink::start().await.expect("sink starts");
-        let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
-        let handler = Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config);
+        let handler = handler_for(&emulator, config);
         Harness {
             emulator,
             sink,
@@ -132,6 +131,13 @@ impl Harness {
 }
 
 /// A signing region for one harness's client. The SDK keeps its adaptive rate limiter and its
+/// A handler with its own clients, as a Lambda instance has (see `own_region`), asking the
+/// emulator for both IVS and CloudFormation.
+pub fn handler_for(emulator: &IvsEmulator, config: HandlerConfig) -> Arc<Handler> {
+    let sdk = emulator::sdk_config_for(&emulator.endpoint_url(), &own_region());
+    Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config)
+}
+
 /// retry quota per service and region for the whole process, so harnesses sharing a region
 /// would slow each other down once one of them is throttled (in Lambda, a process has a single
 /// client). The emulator writes us-east-1 into ARNs whatever the client signs for.
@@ -219,6 +225,7 @@ impl FunctionProcess {
             .env_clear()
             .envs(api.lambda_env())
             .env("AWS_ENDPOINT_URL_IVS", ivs_endpoint)
+            .env("AWS_ENDPOINT_URL_CLOUDFORMATION", ivs_endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", PROCESS_ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", PROCESS_SECRET_ACCESS_KEY)

@@ -415,6 +415,13 @@ impl IvsEmulator {
         self.state().throttled()
     }
 
+    /// Refills every operation's quota to a full second's worth at once, as a second without
+    /// calls would: a test that sets something up through the API can then start its request
+    /// with full quotas without waiting for them.
+    pub fn refill_quotas(&self) {
+        self.state().refill_quotas(tokio::time::Instant::now());
+    }
+
     /// Adds a channel that records with the configuration `recording_configuration_arn` (which
     /// need not exist) and returns the channel's ARN. While it exists, deleting that
     /// configuration answers ConflictException, and ListChannels lists it.

@@ -94,6 +94,14 @@ impl RateLimiter {
     pub(super) fn throttled(&self) -> usize {
         self.throttled
     }
+
+    /// Fills every bucket as of `now`, as a second without calls would.
+    pub(super) fn refill(&mut self, now: Instant) {
+        for bucket in self.buckets.values_mut() {
+            bucket.parts = bucket.per_second * PARTS_PER_TOKEN;
+            bucket.refilled = bucket.refilled.max(now);
+        }
+    }
 }
 
 /// IAM's side: every call before `denied_until` is refused.

@@ -53,6 +53,10 @@ impl State {
         self.limiter.throttled()
     }
 
+    pub(super) fn refill_quotas(&mut self, now: Instant) {
+        self.limiter.refill(now);
+    }
+
     pub(super) fn configurations(&mut self) -> Vec<StoredConfiguration> {
         self.store.configurations(Instant::now())
     }

@@ -161,6 +161,21 @@ async fn the_bucket_refills_continuously_up_to_one_seconds_worth() {
 }
 
 #[tokio::test]
+async fn refilling_the_quotas_gives_back_one_seconds_worth_at_once() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let client = client(&emulator);
+    let arn = create(&client).await;
+    assert_eq!(get_burst(&client, &arn, 4).await, [200, 200, 200, 429]);
+
+    emulator.refill_quotas();
+    assert_eq!(get_burst(&client, &arn, 5).await, [200, 200, 200, 429, 429]);
+    emulator.refill_quotas();
+    emulator.refill_quotas();
+    assert_eq!(get_burst(&client, &arn, 4).await, [200, 200, 200, 429]);
+    assert_eq!(emulator.throttled(), 4);
+}
+
+#[tokio::test]
 async fn without_quotas_nothing_is_throttled() {
     let emulator = start(unlimited()).await;
     let client = client(&emulator);

@@ -1,11 +1,11 @@
 //! The handler's settings: timings, retry policies and where metrics go, with the defaults the
 //! function runs with and the environment variables that change them.
 
-use crate::backoff::{BackoffPolicy, Jitter};
-use crate::delivery::{self, DeliveryPolicy};
+use crate::actions::stabilize::{self, PollPolicy};
+use crate::answer::send::{self, SendPolicy};
+use crate::ivs::CallPolicy;
 use crate::metrics::DEFAULT_NAMESPACE;
-use crate::retry::CallPolicy;
-use crate::stabilize::{self, PollPolicy};
+use crate::timing::backoff::{BackoffPolicy, Jitter};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -28,7 +28,7 @@ pub struct HandlerConfig {
     /// Retries of a Delete refused because a channel still uses the configuration.
     pub conflict_retry: BackoffPolicy,
     /// How the answer's PUT is retried.
-    pub delivery: DeliveryPolicy,
+    pub send: SendPolicy,
     /// Where each invocation's EMF record goes: its namespace, or `None` for no record.
     pub metrics_namespace: Option<String>,
     /// Accept a plain-http ResponseURL to any host (`sam local invoke` only).
@@ -48,7 +48,7 @@ impl Default for HandlerConfig {
                 max: Duration::from_secs(10),
                 jitter: Jitter::Half,
             },
-            delivery: delivery::DEFAULT_RETRY,
+            send: send::DEFAULT_POLICY,
             metrics_namespace: None,
             allow_plain_http: false,
             ask_cloudformation_within: Duration::from_secs(2),
@@ -106,6 +106,48 @@ impl HandlerConfig {
         }
         config.allow_plain_http = var(SAM_LOCAL_VAR).is_some_and(|v| v == "true");
         Ok(config)
+    }
+}
+
+/// Millisecond-scale policies for unit tests, so that waits and deadlines run in well under a
+/// second.
+#[cfg(test)]
+pub(crate) mod fast {
+    use crate::actions::stabilize::PollPolicy;
+    use crate::ivs::CallPolicy;
+    use crate::timing::backoff::{BackoffPolicy, Jitter};
+    use crate::timing::deadline::Deadline;
+    use std::time::Duration;
+
+    pub fn fast_poll() -> PollPolicy {
+        PollPolicy {
+            schedule: BackoffPolicy {
+                first: Duration::from_millis(5),
+                max: Duration::from_millis(10),
+                jitter: Jitter::None,
+            },
+            read_lag_grace: Duration::from_millis(300),
+        }
+    }
+
+    pub fn fast_calls() -> CallPolicy {
+        CallPolicy {
+            throttled: BackoffPolicy {
+                first: Duration::from_millis(5),
+                max: Duration::from_millis(20),
+                jitter: Jitter::Full,
+            },
+            access_denied_grace: Duration::from_millis(150),
+            denied: BackoffPolicy {
+                first: Duration::from_millis(10),
+                max: Duration::from_millis(20),
+                jitter: Jitter::None,
+            },
+        }
+    }
+
+    pub fn deadline(ms: u64) -> Deadline {
+        Deadline::after(Duration::from_millis(ms), Duration::from_millis(50))
     }
 }
 

@@ -5,21 +5,21 @@
 //! The handler takes its IVS client from outside, so the Lambda entry point, the local runner
 //! and the tests run this same code against real IVS, the emulator or a fake.
 
+use crate::actions::cancelled::{self, Awaited};
+use crate::actions::create::CreateFlow;
+use crate::actions::delete;
+use crate::actions::tagging;
+use crate::answer::send::{self, AnswerSender, SendError};
 use crate::answer::{self, Answer};
-use crate::cancellation::{self, Awaited};
 use crate::cloudformation::{CloudFormationApi, SdkCloudFormation};
 pub use crate::config::HandlerConfig;
-use crate::create::CreateFlow;
-use crate::deadline::Deadline;
-use crate::delete;
-use crate::delivery::{self, Delivery, DeliveryError};
 use crate::event::{EventError, Request, RequestKind};
+use crate::ivs::Calls;
 use crate::ivs::{IvsApi, SdkIvs};
 use crate::lifecycle::{self, Action};
 use crate::metrics::{InvocationMetrics, Outcome};
 use crate::ownership::{Home, MARKER_TAG};
-use crate::retry::Calls;
-use crate::tagging;
+use crate::timing::deadline::Deadline;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -48,14 +48,14 @@ pub enum HandlerError {
     Event(#[from] EventError),
     /// The event's ResponseURL cannot be answered.
     #[error("no answer can be sent: {0}")]
-    ResponseUrl(DeliveryError),
+    ResponseUrl(SendError),
     /// The answer did not reach CloudFormation.
     #[error("the {status} answer did not reach CloudFormation: {source}")]
     Send {
         /// The answer's status.
         status: &'static str,
         /// Why it did not arrive.
-        source: DeliveryError,
+        source: SendError,
     },
 }
 
@@ -78,7 +78,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 pub struct Handler<A = SdkIvs, C = SdkCloudFormation> {
     ivs: A,
     cloudformation: C,
-    delivery: Delivery,
+    sender: AnswerSender,
     config: HandlerConfig,
 }
 
@@ -97,7 +97,7 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
         Arc::new(Handler {
             ivs,
             cloudformation,
-            delivery: Delivery::new(config.delivery, config.allow_plain_http),
+            sender: AnswerSender::new(config.send, config.allow_plain_http),
             config,
         })
     }
@@ -157,12 +157,10 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
         report.request_type = Some(request.request_type());
         // An answer that can never be delivered must not be preceded by any change in IVS:
         // CloudFormation would not hear of it, and would not delete it.
-        self.delivery
-            .check_url(&request.response_url)
-            .map_err(|e| {
-                error!(error = %e, "refused event");
-                HandlerError::ResponseUrl(e)
-            })?;
+        self.sender.check_url(&request.response_url).map_err(|e| {
+            error!(error = %e, "refused event");
+            HandlerError::ResponseUrl(e)
+        })?;
         if Deadline::is_relative(lambda_deadline) {
             warn!("the runtime's deadline is a timeout, not a time (a local Runtime API such as cargo lambda watch): counting it from now");
         }
@@ -194,7 +192,7 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
         let request = Arc::new(request);
         info!(
             physical_id = request.physical_resource_id().unwrap_or(""),
-            response_url = %delivery::redact_str(&request.response_url),
+            response_url = %send::redact_str(&request.response_url),
             work_left_ms = deadline.work_left().as_millis() as u64,
             "received"
         );
@@ -208,7 +206,7 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
             reason = %log_excerpt(&answer.reason),
             "answering"
         );
-        self.delivery
+        self.sender
             .send(
                 &request.response_url,
                 body,
@@ -305,7 +303,7 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
                     .config
                     .ask_cloudformation_within
                     .min(deadline.work_left());
-                cancellation::delete_cancelled(
+                cancelled::delete_cancelled(
                     &calls,
                     &self.cloudformation,
                     &request.identity,
@@ -402,8 +400,10 @@ fn log_excerpt(reason: &str) -> &str {
 mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
+    use crate::cloudformation::fake::FakeCloudFormation;
+    use crate::config::fast::{deadline, fast_calls, fast_poll};
+    use crate::ivs::fake::{FakeIvs, Step};
     use crate::ivs::{Operation, State};
-    use crate::testing::{deadline, fast_calls, fast_poll, FakeCloudFormation, FakeIvs, Step};
     use serde_json::json;
 
     fn handler(ivs: FakeIvs) -> Arc<Handler<FakeIvs, FakeCloudFormation>> {

@@ -14,16 +14,12 @@
 //! - around it all: [`handler`], [`config`], [`deadline`], [`metrics`], [`logging`].
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod answer;
-pub mod backoff;
-pub mod cancellation;
+pub mod arn;
 pub mod clients;
 pub mod cloudformation;
 pub mod config;
-pub mod create;
-pub mod deadline;
-pub mod delete;
-pub mod delivery;
 pub mod event;
 pub mod handler;
 pub mod ivs;
@@ -32,8 +28,4 @@ pub mod logging;
 pub mod metrics;
 pub mod ownership;
 pub mod properties;
-pub mod retry;
-pub mod stabilize;
-pub mod tagging;
-#[cfg(test)]
-mod testing;
+pub mod timing;

@@ -1,8 +1,8 @@
 //! What to do for a request: the pure decisions of the resource's lifecycle, kept apart from I/O
 //! so that each rule is tested without a server.
 
+use crate::arn::is_recording_configuration_arn;
 use crate::event::{Identity, Request, RequestKind, MAX_PHYSICAL_ID};
-use crate::ownership::MARKER_TAG;
 use crate::ownership::{Home, Mismatch};
 use crate::properties::{self, PropertyError, RecordingSpec};
 use std::collections::BTreeMap;
@@ -170,71 +170,6 @@ fn plain_id(id: &str) -> String {
         })
         .take(MAX_PHYSICAL_ID)
         .collect()
-}
-
-/// `arn:<partition>:ivs:<region>:<account>:recording-configuration/<id>`, in any partition.
-pub fn is_recording_configuration_arn(id: &str) -> bool {
-    let parts: Vec<&str> = id.splitn(6, ':').collect();
-    let [arn, partition, service, region, account, resource] = parts[..] else {
-        return false;
-    };
-    let Some(resource_id) = resource.strip_prefix("recording-configuration/") else {
-        return false;
-    };
-    arn == "arn"
-        && partition.starts_with("aws")
-        && service == "ivs"
-        && !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !account.is_empty()
-        && account.chars().all(|c| c.is_ascii_digit())
-        && !resource_id.is_empty()
-        && resource_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// The region named in a recording-configuration ARN.
-pub fn arn_region(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
-/// What TagResource and UntagResource must do to turn the tags a configuration has into the ones
-/// the template asks for. The request marker and AWS's own `aws:` tags are never removed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TagChanges {
-    /// Tags to add or overwrite.
-    pub set: BTreeMap<String, String>,
-    /// Keys to remove.
-    pub remove: Vec<String>,
-}
-
-impl TagChanges {
-    /// Nothing to change.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.remove.is_empty()
-    }
-}
-
-/// The changes that turn `current` into `desired`.
-pub fn tag_changes(
-    current: &BTreeMap<String, String>,
-    desired: &BTreeMap<String, String>,
-) -> TagChanges {
-    let set = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .filter(|k| k.as_str() != MARKER_TAG && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    TagChanges { set, remove }
 }
 
 #[cfg(test)]
@@ -440,53 +375,5 @@ mod tests {
             json!({}),
         );
         assert_eq!(fallback_physical_id(&r), ARN);
-    }
-
-    #[test]
-    fn recognises_recording_configuration_arns_only() {
-        assert!(is_recording_configuration_arn(ARN));
-        assert!(is_recording_configuration_arn(
-            "arn:aws-cn:ivs:cn-north-1:123456789012:recording-configuration/x1"
-        ));
-        for id in [
-            "",
-            "arn:aws:ivs:us-west-2:123456789012:channel/AbCd",
-            "arn:aws:ivs:us-west-2:123456789012:recording-configuration/",
-            "arn:aws:s3:us-west-2:123456789012:recording-configuration/AbCd",
-            "arn:aws:ivs:us-west-2:12345x:recording-configuration/AbCd",
-            "demo-Recording-failed-create-req-1",
-        ] {
-            assert!(!is_recording_configuration_arn(id), "{id}");
-        }
-        assert_eq!(arn_region(ARN), Some("us-west-2"));
-    }
-
-    #[test]
-    fn tag_changes_set_differences_and_keep_marker_and_aws_tags() {
-        let current: BTreeMap<String, String> = [
-            ("keep", "1"),
-            ("change", "old"),
-            ("drop", "x"),
-            (MARKER_TAG, "req"),
-            ("aws:cloudformation:stack-name", "s"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let desired: BTreeMap<String, String> = [("keep", "1"), ("change", "new"), ("add", "y")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let c = tag_changes(&current, &desired);
-        assert_eq!(
-            c.set,
-            [
-                ("add".to_string(), "y".to_string()),
-                ("change".to_string(), "new".to_string())
-            ]
-            .into()
-        );
-        assert_eq!(c.remove, vec!["drop".to_string()]);
-        assert!(tag_changes(&desired, &desired).is_empty());
     }
 }

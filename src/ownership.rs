@@ -1,7 +1,7 @@
 //! What makes a recording configuration this resource's: the marker tag every configuration it
 //! creates carries (the request that made it and the stack resource that owns it), and the
 //! account, region and partition the function itself runs in. Pure: the decisions that use
-//! these are in [`crate::lifecycle`], [`crate::create`] and [`crate::cancellation`].
+//! these are in [`crate::lifecycle`], [`crate::actions::create`] and [`crate::actions::cancelled`].
 
 use crate::event::Identity;
 use std::fmt;

@@ -61,7 +61,7 @@
 //! group run concurrently. A failing group lists every failing case by name.
 
 use crate::util::*;
-use cfn_ivs_recording::delivery::DeliveryError;
+use cfn_ivs_recording::answer::send::SendError;
 use cfn_ivs_recording::handler::{Delivered, HandlerConfig, HandlerError};
 use cfn_ivs_recording::ownership::{Marker, MARKER_TAG};
 use ivs_emulator::{
@@ -1216,7 +1216,7 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
                     e.status
                 );
                 ensure!(
-                    matches!(source, DeliveryError::Refused { status: 403, .. }),
+                    matches!(source, SendError::Refused { status: 403, .. }),
                     "delivery {i}: expected the 403 refusal, got {source}"
                 );
             }
@@ -1227,7 +1227,7 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
                     e.status
                 );
                 ensure!(
-                    matches!(source, DeliveryError::Undelivered { .. }),
+                    matches!(source, SendError::Undelivered { .. }),
                     "delivery {i}: expected retries until the deadline, got {source}"
                 );
             }

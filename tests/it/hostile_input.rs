@@ -5,8 +5,8 @@
 //! the function process logs, in text and JSON, at INFO and DEBUG (TRACE is compiled out).
 
 use crate::util::*;
+use cfn_ivs_recording::answer::send::SendError;
 use cfn_ivs_recording::answer::MAX_BODY;
-use cfn_ivs_recording::delivery::DeliveryError;
 use cfn_ivs_recording::event::{MAX_LOGICAL_ID, MAX_REQUEST_ID, MAX_STACK_ID};
 use cfn_ivs_recording::handler::HandlerError;
 use ivs_emulator::{EmulatorOptions, IvsEmulator};
@@ -364,7 +364,7 @@ async fn a_forbidden_response_url_is_an_error_and_nothing_is_sent() {
                 assert!(
                     matches!(
                         source,
-                        DeliveryError::NotHttps { .. } | DeliveryError::InvalidUrl(_)
+                        SendError::NotHttps { .. } | SendError::InvalidUrl(_)
                     ),
                     "{url}: {source}"
                 );

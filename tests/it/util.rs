@@ -1,13 +1,13 @@
 //! What the integration tests share: an emulated IVS, a capturing ResponseURL and the real
 //! handler wired to both over HTTP, plus CloudFormation-shaped events.
 
-use cfn_ivs_recording::backoff::{BackoffPolicy, Jitter};
+use cfn_ivs_recording::actions::stabilize::PollPolicy;
+use cfn_ivs_recording::answer::send::SendPolicy;
 use cfn_ivs_recording::cloudformation::SdkCloudFormation;
-use cfn_ivs_recording::delivery::DeliveryPolicy;
 use cfn_ivs_recording::handler::{Delivered, Handler, HandlerConfig, HandlerError};
+use cfn_ivs_recording::ivs::CallPolicy;
 use cfn_ivs_recording::ivs::SdkIvs;
-use cfn_ivs_recording::retry::CallPolicy;
-use cfn_ivs_recording::stabilize::PollPolicy;
+use cfn_ivs_recording::timing::backoff::{BackoffPolicy, Jitter};
 use ivs_emulator::{
     self as emulator, EmulatorOptions, IvsEmulator, Stabilization, StoredConfiguration,
 };
@@ -57,7 +57,7 @@ pub fn fast_config() -> HandlerConfig {
             max: Duration::from_millis(200),
             jitter: Jitter::Half,
         },
-        delivery: DeliveryPolicy {
+        send: SendPolicy {
             backoff: BackoffPolicy {
                 first: Duration::from_millis(20),
                 max: Duration::from_millis(100),

@@ -5,11 +5,11 @@
 //! The SDK already retries each call a few times, quickly; what it cannot know is how long this
 //! invocation may wait, so the long waits are here.
 
-use crate::backoff::{BackoffPolicy, Jitter};
-use crate::deadline::Deadline;
 use crate::ivs::{Channel, Configuration, IvsApi, IvsError, Marked, Operation};
 use crate::ownership::{Marker, Owner};
 use crate::properties::RecordingSpec;
+use crate::timing::backoff::{BackoffPolicy, Jitter};
+use crate::timing::deadline::Deadline;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
@@ -240,8 +240,9 @@ fn ivs_message(error: &IvsError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::fast::{deadline, fast_calls};
+    use crate::ivs::fake::{service_error, FakeIvs, Step};
     use crate::ivs::State;
-    use crate::testing::{deadline, fast_calls, service_error, FakeIvs, Step};
 
     fn throttle() -> Step {
         Step::Fail(service_error(Operation::Create, "ThrottlingException"))

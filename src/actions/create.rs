@@ -3,16 +3,16 @@
 //! check that CloudFormation still waits for the answer; and after a failure, delete what was
 //! made so that nothing is left behind.
 
-use crate::answer::Answer;
-use crate::cancellation::{self, Awaited};
+use crate::actions::cancelled::{self, Awaited};
+use crate::actions::stabilize::{self, PollPolicy, StabilizeError};
+use crate::answer::{data, Answer};
+use crate::arn;
 use crate::cloudformation::{CloudFormationApi, StackResource};
 use crate::event::Identity;
+use crate::ivs::Calls;
 use crate::ivs::{Configuration, IvsApi, IvsError, Marked, State};
-use crate::lifecycle;
 use crate::ownership::{Marker, Owner, MARKER_TAG};
 use crate::properties::RecordingSpec;
-use crate::retry::Calls;
-use crate::stabilize::{self, PollPolicy, StabilizeError};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -135,9 +135,9 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
     /// `arn`.
     async fn stopped_waiting(&self, arn: &str) -> Option<StackResource> {
         let within = self.ask_within.min(self.calls.deadline().work_left());
-        cancellation::ask(self.cloudformation, self.identity, within)
+        cancelled::ask(self.cloudformation, self.identity, within)
             .await
-            .filter(|resource| cancellation::stopped_waiting(self.awaited, resource, arn))
+            .filter(|resource| cancelled::stopped_waiting(self.awaited, resource, arn))
     }
 
     /// CloudFormation gave up on the resource: an answer would be ignored and the configuration
@@ -292,20 +292,8 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
     }
 }
 
-/// What `Fn::GetAtt` reads.
-pub fn data(configuration: &Configuration) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("Arn".to_string(), configuration.arn.clone()),
-        (
-            "State".to_string(),
-            configuration.state.as_str().to_string(),
-        ),
-        ("Name".to_string(), configuration.name.clone()),
-    ])
-}
-
 fn create_failed_reason(configuration: &Configuration, spec: &RecordingSpec) -> String {
-    let region = lifecycle::arn_region(&configuration.arn).unwrap_or("its region");
+    let region = arn::arn_region(&configuration.arn).unwrap_or("its region");
     format!(
         "Recording configuration {} went to CREATE_FAILED. The likely cause (a known IVS issue): S3 bucket {} is not in {region}, the configuration's region; use a bucket in {region}",
         configuration.arn, spec.bucket_name
@@ -316,10 +304,10 @@ fn create_failed_reason(configuration: &Configuration, spec: &RecordingSpec) -> 
 mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
+    use crate::cloudformation::fake::FakeCloudFormation;
+    use crate::config::fast::{deadline, fast_calls, fast_poll};
+    use crate::ivs::fake::{service_error, FakeIvs, Step};
     use crate::ivs::Operation;
-    use crate::testing::{
-        deadline, fast_calls, fast_poll, service_error, FakeCloudFormation, FakeIvs, Step,
-    };
 
     fn identity() -> Identity {
         Identity {

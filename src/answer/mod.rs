@@ -1,7 +1,13 @@
-//! The answer to CloudFormation: the JSON body PUT to the ResponseURL, built with
-//! `aws_lambda_events`' response type and kept within CloudFormation's 4096-byte limit.
+//! The answer to CloudFormation: its status, PhysicalResourceId, Reason and Data, the JSON body
+//! PUT to the ResponseURL (built with `aws_lambda_events`' response type and kept within
+//! CloudFormation's 4096-byte limit), and [`send`], the PUT itself.
+
+pub mod send;
+
+pub use send::{AnswerSender, SendError, SendPolicy};
 
 use crate::event::{json_len, Identity};
+use crate::ivs::Configuration;
 use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
 };
@@ -139,6 +145,18 @@ fn serialize(identity: &Identity, answer: &Answer) -> Vec<u8> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     serde_json::to_vec(&response).expect("a struct of strings always serializes")
+}
+
+/// What `Fn::GetAtt` reads.
+pub fn data(configuration: &Configuration) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Arn".to_string(), configuration.arn.clone()),
+        (
+            "State".to_string(),
+            configuration.state.as_str().to_string(),
+        ),
+        ("Name".to_string(), configuration.name.clone()),
+    ])
 }
 
 #[cfg(test)]

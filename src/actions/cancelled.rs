@@ -13,12 +13,12 @@
 //! still waited, after one warning.
 
 use crate::answer::Answer;
+use crate::arn::is_recording_configuration_arn;
 use crate::cloudformation::{CloudFormationApi, StackResource};
 use crate::event::Identity;
+use crate::ivs::Calls;
 use crate::ivs::IvsApi;
-use crate::lifecycle::is_recording_configuration_arn;
 use crate::ownership::Owner;
-use crate::retry::Calls;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -143,9 +143,11 @@ pub async fn delete_cancelled<A: IvsApi, C: CloudFormationApi>(
 mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
+    use crate::cloudformation::fake::FakeCloudFormation;
+    use crate::config::fast::{deadline, fast_calls};
+    use crate::ivs::fake::FakeIvs;
     use crate::ivs::{Operation, State};
     use crate::ownership::Marker;
-    use crate::testing::{deadline, fast_calls, FakeCloudFormation, FakeIvs};
 
     const ARN: &str = "arn:aws:ivs:us-east-1:123456789012:recording-configuration/fake0001";
 

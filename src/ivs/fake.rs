@@ -1,18 +1,11 @@
 //! An in-memory [`IvsApi`] for unit tests: scripted answers per operation, configurations that
-//! stay CREATING for a number of polls, reads that lag the create, and a log of the calls; and a
-//! [`CloudFormationApi`] with one answer.
+//! stay CREATING for a number of polls, reads that lag the create, and a log of the calls.
 
-use crate::backoff::{BackoffPolicy, Jitter};
-use crate::cloudformation::{CloudFormationApi, CloudFormationError, StackResource};
-use crate::deadline::Deadline;
 use crate::ivs::{CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation, State};
 use crate::ownership::{Marker, MARKER_TAG};
 use crate::properties::RecordingSpec;
-use crate::retry::CallPolicy;
-use crate::stabilize::PollPolicy;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// What a scripted call does instead of its normal work.
 pub enum Step {
@@ -295,87 +288,6 @@ impl IvsApi for FakeIvs {
         CallCount {
             attempts: s.calls.len() as u32,
             throttled: s.throttled,
-        }
-    }
-}
-
-/// Millisecond-scale policies, so that waits and deadlines run in well under a second.
-pub fn fast_poll() -> PollPolicy {
-    PollPolicy {
-        schedule: BackoffPolicy {
-            first: Duration::from_millis(5),
-            max: Duration::from_millis(10),
-            jitter: Jitter::None,
-        },
-        read_lag_grace: Duration::from_millis(300),
-    }
-}
-
-pub fn fast_calls() -> CallPolicy {
-    CallPolicy {
-        throttled: BackoffPolicy {
-            first: Duration::from_millis(5),
-            max: Duration::from_millis(20),
-            jitter: Jitter::Full,
-        },
-        access_denied_grace: Duration::from_millis(150),
-        denied: BackoffPolicy {
-            first: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-            jitter: Jitter::None,
-        },
-    }
-}
-
-pub fn deadline(ms: u64) -> Deadline {
-    Deadline::after(Duration::from_millis(ms), Duration::from_millis(50))
-}
-
-/// A [`CloudFormationApi`] that answers one way every time, counting the calls.
-pub struct FakeCloudFormation {
-    answer: Option<Result<StackResource, CloudFormationError>>,
-    calls: std::sync::atomic::AtomicU32,
-}
-
-impl FakeCloudFormation {
-    pub fn answering(resource: StackResource) -> Self {
-        Self::with(Some(Ok(resource)))
-    }
-
-    /// As for a hand-written event's stack.
-    pub fn unknown_stack() -> Self {
-        Self::with(Some(Err(CloudFormationError(
-            "ValidationError: Stack with id demo does not exist".into(),
-        ))))
-    }
-
-    pub fn hanging() -> Self {
-        Self::with(None)
-    }
-
-    fn with(answer: Option<Result<StackResource, CloudFormationError>>) -> Self {
-        FakeCloudFormation {
-            answer,
-            calls: Default::default(),
-        }
-    }
-
-    pub fn calls(&self) -> u32 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl CloudFormationApi for FakeCloudFormation {
-    async fn stack_resource(
-        &self,
-        _stack_id: &str,
-        _logical_id: &str,
-    ) -> Result<StackResource, CloudFormationError> {
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match &self.answer {
-            Some(answer) => answer.clone(),
-            None => std::future::pending().await,
         }
     }
 }

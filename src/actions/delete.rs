@@ -2,9 +2,9 @@
 //! configuration; when that outlasts the deadline, the Reason names the channels.
 
 use crate::answer::Answer;
-use crate::backoff::BackoffPolicy;
+use crate::ivs::Calls;
 use crate::ivs::{IvsApi, IvsError};
-use crate::retry::Calls;
+use crate::timing::backoff::BackoffPolicy;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -104,10 +104,11 @@ pub async fn delete<A: IvsApi>(
 mod tests {
     use super::*;
     use crate::answer::AnswerStatus;
-    use crate::backoff::Jitter;
+    use crate::config::fast::{deadline, fast_calls};
+    use crate::ivs::fake::{service_error, FakeIvs, Step};
     use crate::ivs::{Operation, State};
     use crate::ownership::Marker;
-    use crate::testing::{deadline, fast_calls, service_error, FakeIvs, Step};
+    use crate::timing::backoff::Jitter;
     use std::time::Duration;
 
     const RETRY: BackoffPolicy = BackoffPolicy {

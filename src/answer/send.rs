@@ -6,7 +6,7 @@
 //! It uses the same hyper and rustls the IVS client uses, so the binary holds one TLS stack.
 //! The URL's query string is the signature, a credential for the stack: it is never logged.
 
-use crate::backoff::{BackoffPolicy, Jitter};
+use crate::timing::backoff::{BackoffPolicy, Jitter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Method, Request, StatusCode, Uri};
@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 /// How the answer's PUT is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeliveryPolicy {
+pub struct SendPolicy {
     /// Between attempts.
     pub backoff: BackoffPolicy,
     /// One attempt may take this long; S3 answers a PUT in well under a second.
@@ -30,7 +30,7 @@ pub struct DeliveryPolicy {
 }
 
 /// Retries from 200 ms, doubling to 5 s, jittered; 5 s for each attempt.
-pub const DEFAULT_RETRY: DeliveryPolicy = DeliveryPolicy {
+pub const DEFAULT_POLICY: SendPolicy = SendPolicy {
     backoff: BackoffPolicy {
         first: Duration::from_millis(200),
         max: Duration::from_secs(5),
@@ -41,7 +41,7 @@ pub const DEFAULT_RETRY: DeliveryPolicy = DeliveryPolicy {
 
 /// Why the answer did not reach CloudFormation.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum DeliveryError {
+pub enum SendError {
     /// The ResponseURL cannot be parsed.
     #[error("ResponseURL is not a URL: {0}")]
     InvalidUrl(String),
@@ -82,19 +82,19 @@ type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Sends answers; cheap to share, the HTTPS client is built on the first https URL.
 #[derive(Debug)]
-pub struct Delivery {
-    policy: DeliveryPolicy,
+pub struct AnswerSender {
+    policy: SendPolicy,
     allow_plain_http: bool,
     plain: PlainClient,
     tls: OnceCell<TlsClient>,
 }
 
-impl Delivery {
+impl AnswerSender {
     /// A delivery retrying by `policy`. `allow_plain_http` accepts a plain-http ResponseURL to
     /// any host, which only `sam local invoke` needs (its function runs in a container and
     /// reaches the host through Docker's address, which is no loopback).
-    pub fn new(policy: DeliveryPolicy, allow_plain_http: bool) -> Self {
-        Delivery {
+    pub fn new(policy: SendPolicy, allow_plain_http: bool) -> Self {
+        AnswerSender {
             policy,
             allow_plain_http,
             plain: Client::builder(TokioExecutor::new()).build_http(),
@@ -104,7 +104,7 @@ impl Delivery {
 
     /// Checks that answers can be sent to `url` (https, or plain http to a loopback host or,
     /// under `sam local invoke`, to any host).
-    pub fn check_url(&self, url: &str) -> Result<(), DeliveryError> {
+    pub fn check_url(&self, url: &str) -> Result<(), SendError> {
         Target::parse(url, self.allow_plain_http).map(|_| ())
     }
 
@@ -116,7 +116,7 @@ impl Delivery {
         body: Vec<u8>,
         deadline: Instant,
         attempts: &mut u32,
-    ) -> Result<u16, DeliveryError> {
+    ) -> Result<u16, SendError> {
         let target = Target::parse(url, self.allow_plain_http)?;
         if !target.tls && !is_loopback(target.uri.host().unwrap_or_default()) {
             warn!(url = %target.redacted, "sending the answer over plain http (AWS_SAM_LOCAL is set)");
@@ -145,7 +145,7 @@ impl Delivery {
                     return Ok(status);
                 }
                 Err(Attempt::Refused { status, body }) => {
-                    return Err(DeliveryError::Refused {
+                    return Err(SendError::Refused {
                         url: target.redacted,
                         status,
                         body,
@@ -155,7 +155,7 @@ impl Delivery {
             };
             let delay = backoff.next_delay();
             if Instant::now() + delay >= deadline {
-                return Err(DeliveryError::Undelivered {
+                return Err(SendError::Undelivered {
                     url: target.redacted,
                     attempts,
                     last,
@@ -269,12 +269,12 @@ struct Target {
 }
 
 impl Target {
-    fn parse(url: &str, allow_plain_http: bool) -> Result<Target, DeliveryError> {
+    fn parse(url: &str, allow_plain_http: bool) -> Result<Target, SendError> {
         let uri: Uri = url
             .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| DeliveryError::InvalidUrl(e.to_string()))?;
+            .map_err(|e: hyper::http::uri::InvalidUri| SendError::InvalidUrl(e.to_string()))?;
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-            return Err(DeliveryError::InvalidUrl(
+            return Err(SendError::InvalidUrl(
                 "it needs a scheme and a host".to_string(),
             ));
         };
@@ -282,7 +282,7 @@ impl Target {
             "https" => true,
             "http" if allow_plain_http || is_loopback(host) => false,
             _ => {
-                return Err(DeliveryError::NotHttps {
+                return Err(SendError::NotHttps {
                     scheme: scheme.to_string(),
                     host: host.to_string(),
                 })
@@ -344,7 +344,7 @@ mod tests {
             "http://127.0.0.1.example.com/x",
         ] {
             let e = Target::parse(url, false).err().unwrap();
-            assert!(matches!(e, DeliveryError::NotHttps { .. }), "{url}: {e}");
+            assert!(matches!(e, SendError::NotHttps { .. }), "{url}: {e}");
         }
         let e = Target::parse("ftp://127.0.0.1/x", true).err().unwrap();
         assert!(
@@ -358,7 +358,7 @@ mod tests {
         let url = "http://host.docker.internal:9001/x";
         assert!(matches!(
             Target::parse(url, false),
-            Err(DeliveryError::NotHttps { .. })
+            Err(SendError::NotHttps { .. })
         ));
         assert!(!Target::parse(url, true).unwrap().tls);
     }
@@ -394,7 +394,7 @@ mod tests {
     fn not_a_url_is_refused() {
         for url in ["not a url", "", "/just/a/path"] {
             assert!(
-                matches!(Target::parse(url, false), Err(DeliveryError::InvalidUrl(_))),
+                matches!(Target::parse(url, false), Err(SendError::InvalidUrl(_))),
                 "{url}"
             );
         }

@@ -5,14 +5,22 @@
 //! scalar as a string, hand-written events send JSON numbers: both are accepted. `Tags` come as
 //! the native list of `{Key, Value}` or as a `{key: value}` map.
 
+mod error;
+mod json;
+
+pub use error::PropertyError;
+
 use crate::ownership::MARKER_TAG;
 use aws_sdk_ivs::types::{
     RecordingMode, RenditionConfigurationRendition, RenditionConfigurationRenditionSelection,
     ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
 };
+use json::{
+    check_text, enum_list, excerpt, integer, join, object, one_of, optional, require, scalar,
+    string,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use thiserror::Error;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// IVS allows 50 tags per resource; one of them is the request marker.
@@ -112,131 +120,6 @@ impl RecordingSpec {
             s
         };
         compared(self) != compared(other)
-    }
-}
-
-/// Why the properties were refused. Every message names the property path and what is allowed.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum PropertyError {
-    /// `ResourceProperties` is not a JSON object.
-    #[error("ResourceProperties must be a JSON object")]
-    NotAnObject,
-    /// A required property is absent or null.
-    #[error("{path} is required")]
-    Missing {
-        /// The missing property's full path, e.g. `DestinationConfiguration.S3.BucketName`.
-        path: String,
-    },
-    /// A key that the resource does not have, usually a typo.
-    #[error("{path} is not a property of Custom::IvsRecordingConfiguration{}", suggestion_text(.suggestion))]
-    Unknown {
-        /// The unknown key, with the path to it.
-        path: String,
-        /// The known property it most likely misspells, if any is close.
-        suggestion: Option<String>,
-    },
-    /// A value of the wrong JSON type, e.g. a list where an object belongs.
-    #[error("{path} must be {expected}")]
-    WrongType {
-        /// The property with the wrong type.
-        path: String,
-        /// What the property must be, as the message names it.
-        expected: &'static str,
-    },
-    /// A value that is neither a whole number nor a string holding one.
-    #[error("{path} must be a whole number, got {value}")]
-    NotANumber {
-        /// The numeric property.
-        path: String,
-        /// The refused value, shortened for the Reason.
-        value: String,
-    },
-    /// A whole number outside the range IVS accepts.
-    #[error("{path} must be between {min} and {max}, got {value}")]
-    OutOfRange {
-        /// The numeric property.
-        path: String,
-        /// The number given.
-        value: i64,
-        /// The smallest number allowed.
-        min: i64,
-        /// The largest number allowed.
-        max: i64,
-    },
-    /// A string too short or too long for IVS.
-    #[error("{path} must be {min} to {max} characters long, got {len}")]
-    Length {
-        /// The string property.
-        path: String,
-        /// The string's length in characters.
-        len: usize,
-        /// The fewest characters allowed.
-        min: usize,
-        /// The most characters allowed.
-        max: usize,
-    },
-    /// A string with characters that IVS does not accept there.
-    #[error("{path} may contain only {allowed}, got {value:?}")]
-    Pattern {
-        /// The string property.
-        path: String,
-        /// The refused string, shortened for the Reason.
-        value: String,
-        /// The characters allowed, in words.
-        allowed: &'static str,
-    },
-    /// A value outside a property's fixed set of choices.
-    #[error("{path} must be one of {}, got {value}", .allowed.join(" | "))]
-    NotInEnum {
-        /// The enum property.
-        path: String,
-        /// The refused value, shortened for the Reason.
-        value: String,
-        /// The choices IVS accepts.
-        allowed: &'static [&'static str],
-    },
-    /// A value repeated in a list, or a tag key given twice.
-    #[error("{path} lists {value} more than once")]
-    Duplicate {
-        /// The list, or `Tags`.
-        path: String,
-        /// The repeated value or key.
-        value: String,
-    },
-    /// A list longer than its distinct choices allow.
-    #[error("{path} may list at most {max} values, got {len}")]
-    TooMany {
-        /// The list property.
-        path: String,
-        /// How many entries were given.
-        len: usize,
-        /// The most entries allowed.
-        max: usize,
-    },
-    /// A thumbnail interval given although thumbnail recording is disabled.
-    #[error("ThumbnailConfiguration.TargetIntervalSeconds is allowed only with RecordingMode INTERVAL, not DISABLED")]
-    IntervalWithDisabled,
-    /// A CUSTOM rendition selection that lists no renditions.
-    #[error("RenditionConfiguration.Renditions must list at least one of {} when RenditionSelection is CUSTOM", RENDITIONS.join(" | "))]
-    CustomWithoutRenditions,
-    /// More tags than IVS leaves room for beside the request marker.
-    #[error("Tags may hold at most {MAX_USER_TAGS} tags (IVS allows 50, one is used by cfn-ivs-recording's request marker {MARKER_TAG}), got {count}")]
-    TooManyTags {
-        /// How many tags were given.
-        count: usize,
-    },
-    /// A tag key reserved for AWS or for the request marker.
-    #[error("Tags key {key:?} is reserved: keys starting with \"aws:\" belong to AWS and {MARKER_TAG} to this resource")]
-    ReservedTagKey {
-        /// The refused key, shortened for the Reason.
-        key: String,
-    },
-}
-
-fn suggestion_text(suggestion: &Option<String>) -> String {
-    match suggestion {
-        Some(s) => format!("; did you mean {s}?"),
-        None => String::new(),
     }
 }
 
@@ -456,190 +339,6 @@ fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
 
 /// The longest name of a property; anything much longer is no typo of one.
 const MAX_NAME_LEN: usize = "RecordingReconnectWindowSeconds".len();
-/// How much of a refused value a Reason quotes: enough to recognise it, never the megabyte.
-const EXCERPT_CHARS: usize = 64;
-
-fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}…", &text[..end]),
-    }
-}
-
-/// A refused value as a Reason shows it. Lists and objects are named, not printed: printing
-/// recurses, and a value can be nested deeper than a stack allows.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("{:?}", excerpt(s)),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".to_string(),
-        Value::Array(_) => "a list".to_string(),
-        Value::Object(_) => "an object".to_string(),
-    }
-}
-
-fn join(base: &str, key: &str) -> String {
-    if base.is_empty() {
-        key.to_string()
-    } else {
-        format!("{base}.{key}")
-    }
-}
-
-fn require<'a>(
-    map: &'a Map<String, Value>,
-    base: &str,
-    key: &str,
-) -> Result<&'a Value, PropertyError> {
-    map.get(key)
-        .filter(|v| !v.is_null())
-        .ok_or_else(|| PropertyError::Missing {
-            path: join(base, key),
-        })
-}
-
-fn optional<T>(
-    map: &Map<String, Value>,
-    key: &str,
-    parse: impl FnOnce(&Value) -> Result<T, PropertyError>,
-) -> Result<Option<T>, PropertyError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => parse(value).map(Some),
-    }
-}
-
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PropertyError> {
-    value.as_object().ok_or_else(|| PropertyError::WrongType {
-        path: path.into(),
-        expected: "an object",
-    })
-}
-
-fn string(value: &Value, path: &str) -> Result<String, PropertyError> {
-    value
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| PropertyError::WrongType {
-            path: path.into(),
-            expected: "a string",
-        })
-}
-
-/// A string, or a number or boolean that a hand-written template left unquoted.
-fn scalar(value: &Value, path: &str) -> Result<String, PropertyError> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(PropertyError::WrongType {
-            path: path.into(),
-            expected: "a string",
-        }),
-    }
-}
-
-fn integer(value: &Value, path: &str, min: i64, max: i64) -> Result<i64, PropertyError> {
-    let not_a_number = || PropertyError::NotANumber {
-        path: path.into(),
-        value: describe(value),
-    };
-    let n = match value {
-        Value::Number(n) => n.as_i64().ok_or_else(not_a_number)?,
-        Value::String(s) => s.trim().parse::<i64>().map_err(|_| not_a_number())?,
-        _ => return Err(not_a_number()),
-    };
-    if !(min..=max).contains(&n) {
-        return Err(PropertyError::OutOfRange {
-            path: path.into(),
-            value: n,
-            min,
-            max,
-        });
-    }
-    Ok(n)
-}
-
-fn one_of(
-    value: &Value,
-    path: &str,
-    allowed: &'static [&'static str],
-) -> Result<&'static str, PropertyError> {
-    let given = value.as_str().ok_or_else(|| PropertyError::NotInEnum {
-        path: path.into(),
-        value: describe(value),
-        allowed,
-    })?;
-    allowed
-        .iter()
-        .find(|a| **a == given)
-        .copied()
-        .ok_or_else(|| PropertyError::NotInEnum {
-            path: path.into(),
-            value: format!("{:?}", excerpt(given)),
-            allowed,
-        })
-}
-
-fn enum_list(
-    value: &Value,
-    path: &str,
-    allowed: &'static [&'static str],
-    unique: bool,
-) -> Result<Vec<&'static str>, PropertyError> {
-    let items = value.as_array().ok_or_else(|| PropertyError::WrongType {
-        path: path.into(),
-        expected: "a list",
-    })?;
-    if items.len() > allowed.len() && unique {
-        return Err(PropertyError::TooMany {
-            path: path.into(),
-            len: items.len(),
-            max: allowed.len(),
-        });
-    }
-    let mut values: Vec<&'static str> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let v = one_of(item, &format!("{path}[{i}]"), allowed)?;
-        if unique && values.contains(&v) {
-            return Err(PropertyError::Duplicate {
-                path: path.into(),
-                value: v.into(),
-            });
-        }
-        values.push(v);
-    }
-    Ok(values)
-}
-
-fn check_text(
-    value: &str,
-    path: &str,
-    min: usize,
-    max: usize,
-    allowed: &'static str,
-    valid_char: impl Fn(char) -> bool,
-) -> Result<(), PropertyError> {
-    let len = value.chars().count();
-    if len < min || len > max {
-        return Err(PropertyError::Length {
-            path: path.into(),
-            len,
-            min,
-            max,
-        });
-    }
-    if !value.chars().all(valid_char) {
-        return Err(PropertyError::Pattern {
-            path: path.into(),
-            value: excerpt(value),
-            allowed,
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

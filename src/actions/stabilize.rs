@@ -2,9 +2,9 @@
 //! schedule (IVS allows 3 Gets a second per account, shared by every resource being created),
 //! never past the work deadline, and patient with reads that lag the create.
 
-use crate::backoff::{BackoffPolicy, Jitter};
+use crate::ivs::Calls;
 use crate::ivs::{Configuration, IvsApi, IvsError, State};
-use crate::retry::Calls;
+use crate::timing::backoff::{BackoffPolicy, Jitter};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, warn};

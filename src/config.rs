@@ -1,8 +1,8 @@
 //! The handler's settings: timings, retry policies and where metrics go, with the defaults the
 //! function runs with and the environment variables that change them.
 
-use crate::actions::stabilize::{self, PollPolicy};
-use crate::answer::send::{self, SendPolicy};
+use crate::actions::stabilize::PollPolicy;
+use crate::answer::send::SendPolicy;
 use crate::ivs::CallPolicy;
 use crate::metrics::DEFAULT_NAMESPACE;
 use crate::timing::backoff::{BackoffPolicy, Jitter};
@@ -41,14 +41,47 @@ impl Default for HandlerConfig {
     fn default() -> Self {
         HandlerConfig {
             safety_margin: Duration::from_secs(5),
-            poll: stabilize::DEFAULT_POLL,
-            calls: CallPolicy::default(),
+            // IVS usually settles within a second or two. IVS allows 3 Gets a second per
+            // account, shared by every resource being created: each polls about once a second
+            // (0.67 to 1.33 s apart, jittered so that resources created together do not poll
+            // together).
+            poll: PollPolicy {
+                schedule: BackoffPolicy {
+                    first: Duration::from_millis(1333),
+                    max: Duration::from_millis(1333),
+                    jitter: Jitter::Half,
+                },
+                read_lag_grace: Duration::from_secs(20),
+            },
+            // Full jitter spreads the functions that compete for one quota the most; the SDK's
+            // own retries come first (see `ivs::sdk`).
+            calls: CallPolicy {
+                throttled: BackoffPolicy {
+                    first: Duration::from_millis(750),
+                    max: Duration::from_secs(8),
+                    jitter: Jitter::Full,
+                },
+                access_denied_grace: Duration::from_secs(30),
+                denied: BackoffPolicy {
+                    first: Duration::from_secs(1),
+                    max: Duration::from_secs(5),
+                    jitter: Jitter::Half,
+                },
+            },
             conflict_retry: BackoffPolicy {
                 first: Duration::from_secs(1),
                 max: Duration::from_secs(10),
                 jitter: Jitter::Half,
             },
-            send: send::DEFAULT_POLICY,
+            // S3 answers a PUT in well under a second.
+            send: SendPolicy {
+                backoff: BackoffPolicy {
+                    first: Duration::from_millis(200),
+                    max: Duration::from_secs(5),
+                    jitter: Jitter::Half,
+                },
+                attempt_timeout: Duration::from_secs(5),
+            },
             metrics_namespace: None,
             allow_plain_http: false,
             ask_cloudformation_within: Duration::from_secs(2),

@@ -7,8 +7,7 @@
 
 use crate::actions::cancelled::{self, Awaited};
 use crate::actions::create::CreateFlow;
-use crate::actions::delete;
-use crate::actions::tagging;
+use crate::actions::{delete, refusals, tagging, Acted};
 use crate::answer::send::{self, AnswerSender, SendError};
 use crate::answer::{self, Answer};
 use crate::cloudformation::{CloudFormationApi, SdkCloudFormation};
@@ -21,7 +20,6 @@ use crate::metrics::{InvocationMetrics, Outcome};
 use crate::ownership::{Home, MARKER_TAG};
 use crate::timing::deadline::Deadline;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -82,12 +80,35 @@ pub struct Handler<A = SdkIvs, C = SdkCloudFormation> {
     config: HandlerConfig,
 }
 
-/// What one invocation reports besides its answer.
-#[derive(Default)]
-struct Report {
+/// One invocation's request and what bounds it.
+struct Invocation {
+    /// Shared rather than cloned with the task that acts on it: cloning its properties
+    /// recurses as deep as they are nested.
+    request: Arc<Request>,
+    deadline: Deadline,
+    /// Where the function runs, when the runtime said.
+    home: Option<Home>,
+}
+
+/// What one invocation came to, with what its metrics report.
+struct Invoked {
     request_type: Option<&'static str>,
     time_to_active: Option<Duration>,
-    delivery_attempts: u32,
+    send_attempts: u32,
+    result: Result<Delivered, HandlerError>,
+}
+
+impl Invoked {
+    /// Refused before anything was done.
+    fn refused(request_type: Option<&'static str>, error: HandlerError) -> Invoked {
+        error!(error = %error, "refused event");
+        Invoked {
+            request_type,
+            time_to_active: None,
+            send_attempts: 0,
+            result: Err(error),
+        }
+    }
 }
 
 impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
@@ -121,83 +142,78 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
     ) -> Result<Delivered, HandlerError> {
         let started = Instant::now();
         let calls_before = self.ivs.call_count();
-        let home = function_arn.and_then(Home::from_function_arn);
-        let mut report = Report::default();
-        let result = self
-            .handle_reporting(event, lambda_deadline, home, &mut report)
-            .await;
+        let invoked = self.invoke(event, lambda_deadline, function_arn).await;
         if let Some(namespace) = &self.config.metrics_namespace {
-            let outcome = match &result {
+            let outcome = match &invoked.result {
                 Ok(delivered) if delivered.status == "SUCCESS" => Outcome::Success,
                 Ok(_) => Outcome::Failed,
                 Err(_) => Outcome::NotDelivered,
             };
             let metrics = InvocationMetrics {
-                request_type: report.request_type.unwrap_or("Unknown"),
+                request_type: invoked.request_type.unwrap_or("Unknown"),
                 outcome,
                 duration: started.elapsed(),
-                time_to_active: report.time_to_active,
+                time_to_active: invoked.time_to_active,
                 calls: self.ivs.call_count() - calls_before,
-                delivery_attempts: report.delivery_attempts,
+                delivery_attempts: invoked.send_attempts,
             };
             // Straight to stdout, beside the logs: CloudWatch reads EMF from the log stream.
             println!("{}", metrics.record(namespace));
         }
-        result
+        invoked.result
     }
 
-    async fn handle_reporting(
+    async fn invoke(
         self: &Arc<Self>,
         event: serde_json::Value,
         lambda_deadline: SystemTime,
-        home: Option<Home>,
-        report: &mut Report,
-    ) -> Result<Delivered, HandlerError> {
-        let request = Request::parse(event).inspect_err(|e| error!(error = %e, "refused event"))?;
-        report.request_type = Some(request.request_type());
+        function_arn: Option<&str>,
+    ) -> Invoked {
+        let request = match Request::parse(event) {
+            Ok(request) => request,
+            Err(e) => return Invoked::refused(None, HandlerError::Event(e)),
+        };
         // An answer that can never be delivered must not be preceded by any change in IVS:
         // CloudFormation would not hear of it, and would not delete it.
-        self.sender.check_url(&request.response_url).map_err(|e| {
-            error!(error = %e, "refused event");
-            HandlerError::ResponseUrl(e)
-        })?;
+        if let Err(e) = self.sender.check_url(&request.response_url) {
+            let request_type = Some(request.request_type());
+            return Invoked::refused(request_type, HandlerError::ResponseUrl(e));
+        }
         if Deadline::is_relative(lambda_deadline) {
             warn!("the runtime's deadline is a timeout, not a time (a local Runtime API such as cargo lambda watch): counting it from now");
         }
-        let deadline = Deadline::from_lambda(lambda_deadline, self.config.safety_margin);
         let span = info_span!(
             "request",
             request_type = request.request_type(),
             request_id = %request.identity.request_id,
             logical_id = %request.identity.logical_resource_id,
         );
+        let invocation = Invocation {
+            request: Arc::new(request),
+            deadline: Deadline::from_lambda(lambda_deadline, self.config.safety_margin),
+            home: function_arn.and_then(Home::from_function_arn),
+        };
         // Boxed: unboxed, the future's type is nested too deeply for the compiler's layout
         // query once callers wrap it in their own futures.
-        Box::pin(
-            self.answer_and_send(request, deadline, home, report)
-                .instrument(span),
-        )
-        .await
+        Box::pin(self.answer_and_send(invocation).instrument(span)).await
     }
 
-    async fn answer_and_send(
-        self: &Arc<Self>,
-        request: Request,
-        deadline: Deadline,
-        home: Option<Home>,
-        report: &mut Report,
-    ) -> Result<Delivered, HandlerError> {
-        // Shared rather than cloned with the task that acts on it: cloning its properties
-        // recurses as deep as they are nested.
-        let request = Arc::new(request);
+    async fn answer_and_send(self: &Arc<Self>, invocation: Invocation) -> Invoked {
+        let request = &invocation.request;
         info!(
             physical_id = request.physical_resource_id().unwrap_or(""),
             response_url = %send::redact_str(&request.response_url),
-            work_left_ms = deadline.work_left().as_millis() as u64,
+            work_left_ms = invocation.deadline.work_left().as_millis() as u64,
             "received"
         );
-        let (answer, time_to_active) = self.answer(&request, deadline, home).await;
-        report.time_to_active = time_to_active;
+        let acted = self.act_guarded(&invocation).await;
+        let answer = acted.answer;
+        if self.config.allow_plain_http && send::is_unresolved(&answer.reason) {
+            error!(
+                hint = send::SAM_LOCAL_HINT,
+                "a host does not resolve in the function's container"
+            );
+        }
         let body = answer::body(&request.identity, &answer);
         let status = answer.status.as_str();
         info!(
@@ -206,62 +222,57 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
             reason = %log_excerpt(&answer.reason),
             "answering"
         );
-        self.sender
-            .send(
-                &request.response_url,
-                body,
-                deadline.send_by(),
-                &mut report.delivery_attempts,
-            )
-            .await
-            .map_err(|source| {
+        let sent = self
+            .sender
+            .send(&request.response_url, body, invocation.deadline.send_by())
+            .await;
+        let result = match sent.result {
+            Ok(_) => Ok(Delivered {
+                status,
+                physical_resource_id: answer.physical_resource_id,
+                reason: answer.reason,
+            }),
+            Err(source) => {
                 error!(status, error = %source, "answer not delivered; failing the invocation so Lambda retries it");
-                HandlerError::Send { status, source }
-            })?;
-        Ok(Delivered {
-            status,
-            physical_resource_id: answer.physical_resource_id,
-            reason: answer.reason,
-        })
+                Err(HandlerError::Send { status, source })
+            }
+        };
+        Invoked {
+            request_type: Some(request.request_type()),
+            time_to_active: acted.time_to_active,
+            send_attempts: sent.attempts,
+            result,
+        }
     }
 
     /// Decides and acts, on a task of its own so that a panic becomes a FAILED answer; a panic
     /// after a configuration was made deletes it first, found by the request's marker.
-    async fn answer(
-        self: &Arc<Self>,
-        request: &Arc<Request>,
-        deadline: Deadline,
-        home: Option<Home>,
-    ) -> (Answer, Option<Duration>) {
+    async fn act_guarded(self: &Arc<Self>, invocation: &Invocation) -> Acted {
+        let request = &invocation.request;
+        let deadline = invocation.deadline;
         let fallback_id = lifecycle::fallback_physical_id(request);
         if deadline.work_expired() {
-            let answer = Answer::failed(
-                fallback_id,
-                format!(
-                    "timed out before starting: the invocation arrived with {:.1?} left, less than the {:?} safety margin kept for answering; nothing was changed. Raise the function's timeout",
-                    deadline.hard_left(),
-                    self.config.safety_margin
-                ),
-            );
-            return (answer, None);
+            return refusals::no_time_left(fallback_id, &deadline, self.config.safety_margin)
+                .into();
         }
         let handler = Arc::clone(self);
         let owned = Arc::clone(request);
+        let home = invocation.home.clone();
         let id = fallback_id.clone();
         let work = async move { handler.act(&owned, id, deadline, home.as_ref()).await };
         match catch_panic(work.in_current_span()).await {
-            Ok(done) => done,
+            Ok(acted) => acted,
             Err(panic) => {
                 error!(panic = %panic, "handler panicked");
                 let cleaned = match request.kind {
                     RequestKind::Delete { .. } => String::new(),
                     _ => self.sweep_after_panic(request, &deadline).await,
                 };
-                let answer = Answer::failed(
+                Answer::failed(
                     fallback_id,
                     format!("Internal error in cfn-ivs-recording (it panicked: {panic}); see the function's logs.{cleaned}"),
-                );
-                (answer, None)
+                )
+                .into()
             }
         }
     }
@@ -273,7 +284,7 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
         fallback_id: String,
         deadline: Deadline,
         home: Option<&Home>,
-    ) -> (Answer, Option<Duration>) {
+    ) -> Acted {
         let calls = Calls::new(&self.ivs, self.config.calls, deadline);
         let create = |spec, failure_id, replacing| CreateFlow {
             calls: &calls,
@@ -289,15 +300,9 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
             replacing,
             poll: self.config.poll,
         };
-        let answer = match lifecycle::decide(request, home) {
-            Action::Reject { error } => {
-                Answer::failed(fallback_id, format!("Invalid properties: {error}"))
-            }
-            Action::NothingToDelete => Answer::success(
-                fallback_id.clone(),
-                format!("Nothing to delete: {fallback_id} names no recording configuration (its Create failed)"),
-                BTreeMap::new(),
-            ),
+        match lifecycle::decide(request, home) {
+            Action::Reject { error } => refusals::invalid_properties(fallback_id, &error).into(),
+            Action::NothingToDelete => refusals::nothing_to_delete(fallback_id).into(),
             Action::DeleteCancelled { made_up_id } => {
                 let within = self
                     .config
@@ -311,31 +316,24 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
                     within,
                 )
                 .await
+                .into()
             }
             Action::Foreign { arn, mismatch } => match request.kind {
-                RequestKind::Delete { .. } => Answer::success(
-                    arn.clone(),
-                    format!("Nothing of this resource's to delete: {arn} is not in this function's account and region ({mismatch}), so it was never this resource's; nothing was sent to IVS"),
-                    BTreeMap::new(),
-                ),
-                _ => Answer::failed(
-                    arn.clone(),
-                    format!("Recording configuration {arn} is not in this function's account and region ({mismatch}); this function manages only its own. Nothing was changed"),
-                ),
+                RequestKind::Delete { .. } => refusals::foreign_delete(&arn, &mismatch).into(),
+                _ => refusals::foreign_update(&arn, &mismatch).into(),
             },
             Action::Create { spec } => {
                 let replacing = matches!(request.kind, RequestKind::Update { .. });
-                let done = create(&spec, fallback_id, replacing).run().await;
-                return (done.answer, done.time_to_active);
+                create(&spec, fallback_id, replacing).run().await
             }
-            Action::Replace { old_arn, spec } => {
-                let done = create(&spec, old_arn, true).run().await;
-                return (done.answer, done.time_to_active);
+            Action::Replace { old_arn, spec } => create(&spec, old_arn, true).run().await,
+            Action::UpdateTags { arn, tags } => {
+                tagging::update_tags(&calls, &arn, &tags).await.into()
             }
-            Action::UpdateTags { arn, tags } => tagging::update_tags(&calls, &arn, &tags).await,
-            Action::Delete { arn } => delete::delete(&calls, &arn, self.config.conflict_retry).await,
-        };
-        (answer, None)
+            Action::Delete { arn } => delete::delete(&calls, &arn, self.config.conflict_retry)
+                .await
+                .into(),
+        }
     }
 
     /// Deletes what this request created, found by its marker, so that a panic leaves nothing
@@ -418,6 +416,14 @@ mod tests {
         )
     }
 
+    fn invocation(request: Arc<Request>, home: Option<Home>) -> Invocation {
+        Invocation {
+            request,
+            deadline: deadline(2_000),
+            home,
+        }
+    }
+
     fn create_request() -> Arc<Request> {
         let event = json!({
             "RequestType": "Create",
@@ -436,7 +442,10 @@ mod tests {
         let ivs = FakeIvs::new().stabilizing(1, State::Active);
         ivs.script(Operation::Get, Step::Panic);
         let h = handler(ivs);
-        let (answer, _) = h.answer(&create_request(), deadline(2_000), None).await;
+        let answer = h
+            .act_guarded(&invocation(create_request(), None))
+            .await
+            .answer;
         assert_eq!(answer.status, AnswerStatus::Failed);
         assert!(
             answer
@@ -470,7 +479,10 @@ mod tests {
             "ResourceProperties": {}
         });
         let delete = Arc::new(Request::parse(event.clone()).unwrap());
-        let (answer, _) = h.answer(&delete, deadline(2_000), home.clone()).await;
+        let answer = h
+            .act_guarded(&invocation(delete, home.clone()))
+            .await
+            .answer;
         assert_eq!(answer.status, AnswerStatus::Success);
         assert_eq!(answer.physical_resource_id, foreign);
         assert!(
@@ -484,7 +496,7 @@ mod tests {
         event["RequestType"] = json!("Update");
         event["OldResourceProperties"] = json!({});
         let update = Arc::new(Request::parse(event).unwrap());
-        let (answer, _) = h.answer(&update, deadline(2_000), home).await;
+        let answer = h.act_guarded(&invocation(update, home)).await.answer;
         assert_eq!(answer.status, AnswerStatus::Failed);
         assert!(
             answer.reason.contains("manages only its own"),

@@ -3,6 +3,7 @@
 //! check that CloudFormation still waits for the answer; and after a failure, delete what was
 //! made so that nothing is left behind.
 
+use super::Acted;
 use crate::actions::cancelled::{self, Awaited};
 use crate::actions::stabilize::{self, PollPolicy, StabilizeError};
 use crate::answer::{data, Answer};
@@ -41,15 +42,6 @@ pub struct CreateFlow<'c, 'a, A, C> {
     pub poll: PollPolicy,
 }
 
-/// The outcome of a create, with what the invocation's metrics report.
-#[derive(Debug)]
-pub struct Created {
-    /// The answer for CloudFormation.
-    pub answer: Answer,
-    /// From the create call to ACTIVE, when it became ACTIVE.
-    pub time_to_active: Option<Duration>,
-}
-
 /// Why the first step ended without a configuration to wait for.
 enum FirstStep {
     /// IVS refused, or the check before creating failed: nothing was made.
@@ -60,12 +52,12 @@ enum FirstStep {
 
 impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
     /// Creates (or adopts what this request already created) and answers.
-    pub async fn run(self) -> Created {
+    pub async fn run(self) -> Acted {
         let started = Instant::now();
         let (current, created_at) = match self.find_or_create().await {
             Ok(found) => found,
-            Err(FirstStep::NothingMade(e)) => return self.no_time(self.failed(e.to_string())),
-            Err(FirstStep::Unknown(e)) => return self.no_time(self.sweep(e.to_string()).await),
+            Err(FirstStep::NothingMade(e)) => return self.failed(e.to_string()).into(),
+            Err(FirstStep::Unknown(e)) => return self.sweep(e.to_string()).await.into(),
         };
         let arn = current.configuration.arn.clone();
         let marker = current.marker;
@@ -83,7 +75,7 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
                     StabilizeError::CreateFailed(c) => create_failed_reason(c, self.spec),
                     other => other.to_string(),
                 };
-                return self.no_time(self.clean_up(&arn, reason).await);
+                return self.clean_up(&arn, reason).await.into();
             }
         };
         let time_to_active = started.elapsed();
@@ -100,30 +92,25 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
             {
                 Ok(active) => active,
                 Err(e) => {
-                    return self.no_time(self.failed(format!(
+                    return self
+                        .failed(format!(
                     "{e} (created by a concurrent delivery of this request; {arn} is left to it)"
-                )))
+                ))
+                        .into()
                 }
             };
         }
         info!(arn = %kept.arn, "active");
         if let Some(resource) = self.stopped_waiting(&kept.arn).await {
-            return self.no_time(self.withdraw(&kept.arn, &resource).await);
+            return self.withdraw(&kept.arn, &resource).await.into();
         }
-        Created {
+        Acted {
             answer: Answer::success(
                 kept.arn.clone(),
                 format!("Recording configuration {} is ACTIVE", kept.arn),
                 data(&kept),
             ),
             time_to_active: Some(time_to_active),
-        }
-    }
-
-    fn no_time(&self, answer: Answer) -> Created {
-        Created {
-            answer,
-            time_to_active: None,
         }
     }
 
@@ -213,14 +200,15 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
             {
                 break all;
             }
-            let delay = schedule.next_delay();
-            if created_at.elapsed() + delay >= self.poll.read_lag_grace
-                || self.calls.deadline().work_left() <= delay
-            {
+            let grace_left = self
+                .poll
+                .read_lag_grace
+                .saturating_sub(created_at.elapsed());
+            let room = grace_left.min(self.calls.deadline().work_left());
+            if !schedule.pause_within(room).await {
                 warn!(arn = %mine.configuration.arn, "List does not show our configuration yet; keeping ours");
                 return mine.configuration;
             }
-            tokio::time::sleep(delay).await;
         };
         let winner = all
             .into_iter()
@@ -317,7 +305,7 @@ mod tests {
         }
     }
 
-    async fn run(ivs: &FakeIvs, replacing: bool) -> Created {
+    async fn run(ivs: &FakeIvs, replacing: bool) -> Acted {
         run_asking(ivs, &FakeCloudFormation::unknown_stack(), replacing).await
     }
 
@@ -325,7 +313,7 @@ mod tests {
         ivs: &FakeIvs,
         cloudformation: &FakeCloudFormation,
         replacing: bool,
-    ) -> Created {
+    ) -> Acted {
         let calls = Calls::new(ivs, fast_calls(), deadline(2_000));
         let spec = RecordingSpec {
             bucket_name: "demo-bucket".into(),

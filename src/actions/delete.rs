@@ -49,16 +49,15 @@ pub async fn delete<A: IvsApi>(
             Err(e) => return Answer::failed(arn, e.to_string()),
         };
         conflict = Some(error);
+        warn!(arn, attempts, "a channel still uses the configuration");
         // Room for the wait and one more call as long as the last one took.
-        let delay = backoff.next_delay();
-        if calls.deadline().work_left() <= delay + started.elapsed() {
+        let room = calls
+            .deadline()
+            .work_left()
+            .saturating_sub(started.elapsed());
+        if !backoff.pause_within(room).await {
             break;
         }
-        warn!(
-            arn,
-            attempts, "a channel still uses the configuration; retrying"
-        );
-        tokio::time::sleep(delay).await;
     }
     let conflict = conflict.map(|e| e.to_string()).unwrap_or_default();
     let cleanup = calls.for_cleanup();

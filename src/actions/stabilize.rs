@@ -4,7 +4,7 @@
 
 use crate::ivs::Calls;
 use crate::ivs::{Configuration, IvsApi, IvsError, State};
-use crate::timing::backoff::{BackoffPolicy, Jitter};
+use crate::timing::backoff::BackoffPolicy;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, warn};
@@ -18,18 +18,6 @@ pub struct PollPolicy {
     /// How long after the create a 404 still means "not visible yet" rather than "gone".
     pub read_lag_grace: Duration,
 }
-
-/// IVS usually settles within a second or two. IVS allows 3 Gets a second per account, shared
-/// by every resource being created: each polls about once a second (0.67 to 1.33 s apart,
-/// jittered so that resources created together do not poll together).
-pub const DEFAULT_POLL: PollPolicy = PollPolicy {
-    schedule: BackoffPolicy {
-        first: Duration::from_millis(1333),
-        max: Duration::from_millis(1333),
-        jitter: Jitter::Half,
-    },
-    read_lag_grace: Duration::from_secs(20),
-};
 
 /// Why a configuration did not become ACTIVE.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -87,17 +75,15 @@ pub async fn wait_until_active<A: IvsApi>(
             State::CreateFailed => return Err(StabilizeError::CreateFailed(current)),
             _ => {}
         }
-        let delay = schedule.next_delay();
         let timed_out = |current: Configuration, last_error| StabilizeError::TimedOut {
             arn: current.arn,
             state: current.state,
             waited: started.elapsed(),
             last_error,
         };
-        if calls.deadline().work_left() <= delay {
+        if !schedule.pause_within(calls.deadline().work_left()).await {
             return Err(timed_out(current, last_error));
         }
-        tokio::time::sleep(delay).await;
         match calls.get(&current.arn).await {
             Ok(found) => {
                 debug!(arn = %found.arn, state = found.state.as_str(), "polled state");

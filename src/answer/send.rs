@@ -6,7 +6,7 @@
 //! It uses the same hyper and rustls the IVS client uses, so the binary holds one TLS stack.
 //! The URL's query string is the signature, a credential for the stack: it is never logged.
 
-use crate::timing::backoff::{BackoffPolicy, Jitter};
+use crate::timing::backoff::BackoffPolicy;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Method, Request, StatusCode, Uri};
@@ -28,16 +28,6 @@ pub struct SendPolicy {
     /// One attempt may take this long; S3 answers a PUT in well under a second.
     pub attempt_timeout: Duration,
 }
-
-/// Retries from 200 ms, doubling to 5 s, jittered; 5 s for each attempt.
-pub const DEFAULT_POLICY: SendPolicy = SendPolicy {
-    backoff: BackoffPolicy {
-        first: Duration::from_millis(200),
-        max: Duration::from_secs(5),
-        jitter: Jitter::Half,
-    },
-    attempt_timeout: Duration::from_secs(5),
-};
 
 /// Why the answer did not reach CloudFormation.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -65,6 +55,14 @@ pub enum SendError {
         /// The start of S3's answer.
         body: String,
     },
+    /// Under `sam local invoke`, the ResponseURL's host does not resolve: no retry can help.
+    #[error("the answer could not be delivered to {url}: its host does not resolve in the function's container ({last}). {}", SAM_LOCAL_HINT)]
+    Unresolvable {
+        /// The URL without its signature.
+        url: String,
+        /// What the resolver said.
+        last: String,
+    },
     /// Every attempt failed passingly until the deadline.
     #[error("the answer could not be delivered to {url} in {attempts} attempts before the deadline; last error: {last}")]
     Undelivered {
@@ -75,6 +73,20 @@ pub enum SendError {
         /// Why the last one failed.
         last: String,
     },
+}
+
+/// What to do when a name does not resolve under `sam local invoke`: Docker Desktop provides
+/// `host.docker.internal`, Docker Engine on Linux does not.
+pub const SAM_LOCAL_HINT: &str =
+    "On Linux, run sam local invoke with --add-host host.docker.internal:host-gateway";
+
+/// What sending an answer came to, and the PUTs it took.
+#[derive(Debug)]
+pub struct Sent {
+    /// PUTs made.
+    pub attempts: u32,
+    /// The status S3 answered, or why the answer did not arrive.
+    pub result: Result<u16, SendError>,
 }
 
 type PlainClient = Client<HttpConnector, Full<Bytes>>;
@@ -108,24 +120,25 @@ impl AnswerSender {
         Target::parse(url, self.allow_plain_http).map(|_| ())
     }
 
-    /// PUTs `body` to `url`, retrying until `deadline`, counting the PUTs made in `attempts`.
-    /// Returns the status S3 answered.
-    pub async fn send(
-        &self,
-        url: &str,
-        body: Vec<u8>,
-        deadline: Instant,
-        attempts: &mut u32,
-    ) -> Result<u16, SendError> {
-        let target = Target::parse(url, self.allow_plain_http)?;
+    /// PUTs `body` to `url`, retrying until `deadline`.
+    pub async fn send(&self, url: &str, body: Vec<u8>, deadline: Instant) -> Sent {
+        let target = match Target::parse(url, self.allow_plain_http) {
+            Ok(target) => target,
+            Err(e) => {
+                return Sent {
+                    attempts: 0,
+                    result: Err(e),
+                }
+            }
+        };
         if !target.tls && !is_loopback(target.uri.host().unwrap_or_default()) {
             warn!(url = %target.redacted, "sending the answer over plain http (AWS_SAM_LOCAL is set)");
         }
         let body = Bytes::from(body);
         let mut backoff = self.policy.backoff.start();
-        loop {
-            *attempts += 1;
-            let attempts = *attempts;
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = match tokio::time::timeout(
                 self.policy.attempt_timeout.min(left),
@@ -142,28 +155,39 @@ impl AnswerSender {
             let last = match outcome {
                 Ok(status) => {
                     info!(url = %target.redacted, status, attempts, "answer delivered");
-                    return Ok(status);
+                    break Ok(status);
                 }
                 Err(Attempt::Refused { status, body }) => {
-                    return Err(SendError::Refused {
+                    break Err(SendError::Refused {
                         url: target.redacted,
                         status,
                         body,
                     })
                 }
+                // Only `sam local invoke` sends answers to a name of Docker's, which either
+                // exists in the container or never will: waiting out the deadline for it would
+                // keep the user waiting minutes for nothing.
+                Err(Attempt::Retry(reason)) if self.allow_plain_http && is_unresolved(&reason) => {
+                    break Err(SendError::Unresolvable {
+                        url: target.redacted,
+                        last: reason,
+                    });
+                }
                 Err(Attempt::Retry(reason)) => reason,
             };
-            let delay = backoff.next_delay();
-            if Instant::now() + delay >= deadline {
-                return Err(SendError::Undelivered {
+            warn!(url = %target.redacted, attempts, error = %last, "answer not delivered");
+            if !backoff
+                .pause_within(deadline.saturating_duration_since(Instant::now()))
+                .await
+            {
+                break Err(SendError::Undelivered {
                     url: target.redacted,
                     attempts,
                     last,
                 });
             }
-            warn!(url = %target.redacted, attempts, error = %last, "answer not delivered, retrying");
-            tokio::time::sleep(delay).await;
-        }
+        };
+        Sent { attempts, result }
     }
 
     async fn put(&self, target: &Target, body: Bytes) -> Result<u16, Attempt> {
@@ -247,6 +271,12 @@ where
         }
     }
     String::from_utf8_lossy(&read).chars().take(300).collect()
+}
+
+/// Whether a failed attempt's error chain says the host name did not resolve (hyper-util's
+/// connector reports it as a "dns error").
+pub fn is_unresolved(error_chain: &str) -> bool {
+    error_chain.contains("dns error") || error_chain.contains("failed to lookup address")
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

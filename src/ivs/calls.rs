@@ -8,7 +8,7 @@
 use crate::ivs::{Channel, Configuration, IvsApi, IvsError, Marked, Operation};
 use crate::ownership::{Marker, Owner};
 use crate::properties::RecordingSpec;
-use crate::timing::backoff::{BackoffPolicy, Jitter};
+use crate::timing::backoff::BackoffPolicy;
 use crate::timing::deadline::Deadline;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -25,24 +25,6 @@ pub struct CallPolicy {
     pub access_denied_grace: Duration,
     /// Between denied calls.
     pub denied: BackoffPolicy,
-}
-
-impl Default for CallPolicy {
-    fn default() -> Self {
-        CallPolicy {
-            throttled: BackoffPolicy {
-                first: Duration::from_millis(750),
-                max: Duration::from_secs(8),
-                jitter: Jitter::Full,
-            },
-            access_denied_grace: Duration::from_secs(30),
-            denied: BackoffPolicy {
-                first: Duration::from_secs(1),
-                max: Duration::from_secs(5),
-                jitter: Jitter::Half,
-            },
-        }
-    }
 }
 
 /// The IVS calls of one invocation.
@@ -185,38 +167,34 @@ impl<'a, A: IvsApi> Calls<'a, A> {
                     });
                 }
             };
-            let delay = if error.is_throttle() {
-                let delay = throttled.next_delay();
-                if self.deadline.work_left() <= delay {
+            if error.is_throttle() {
+                warn!(%operation, attempts, "throttled by IVS");
+                if !throttled.pause_within(self.deadline.work_left()).await {
                     return Err(throttled_until_deadline(operation, attempts, &error));
                 }
-                warn!(%operation, attempts, delay_ms = delay.as_millis() as u64, "throttled by IVS; waiting");
                 last_throttle = Some(error);
-                delay
             } else if error.is_access_denied() {
                 let first = *self
                     .first_denied
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert_with(Instant::now);
-                let delay = denied.next_delay();
+                warn!(%operation, attempts, "access denied; IAM may still be propagating");
                 let grace_left = self
                     .policy
                     .access_denied_grace
                     .saturating_sub(first.elapsed());
-                if grace_left < delay || self.deadline.work_left() <= delay {
+                let room = grace_left.min(self.deadline.work_left());
+                if !denied.pause_within(room).await {
                     return Err(IvsError::AccessDenied {
                         operation,
                         message: ivs_message(&error),
                         waited: first.elapsed(),
                     });
                 }
-                warn!(%operation, attempts, "access denied; IAM may still be propagating, retrying");
-                delay
             } else {
                 return Err(error);
-            };
-            tokio::time::sleep(delay).await;
+            }
         }
     }
 }

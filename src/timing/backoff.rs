@@ -1,7 +1,9 @@
-//! Capped exponential backoff, shared by state polling, IVS call retries, delete retries and the
-//! answer's PUT.
+//! Capped exponential backoff, and the one way the function waits: state polling, IVS call
+//! retries, settling, delete retries and the answer's PUT all pause with
+//! [`Backoff::pause_within`], which never sleeps past the time the caller has left.
 
 use std::time::Duration;
+use tracing::debug;
 
 /// How a delay is randomised, so that retries from many functions at once spread out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,21 @@ impl Backoff {
             Jitter::Half => delay / 2 + delay.mul_f64(fastrand::f64() / 2.0),
             Jitter::Full => delay.mul_f64(fastrand::f64()),
         }
+    }
+
+    /// Sleeps the next delay if it fits in `room`, the time left for waiting and the attempt
+    /// after it; false, at once, when it does not: time to give up.
+    pub async fn pause_within(&mut self, room: Duration) -> bool {
+        let delay = self.next_delay();
+        if room <= delay {
+            return false;
+        }
+        debug!(
+            delay_ms = delay.as_millis() as u64,
+            "pausing before the next attempt"
+        );
+        tokio::time::sleep(delay).await;
+        true
     }
 }
 
@@ -108,5 +125,19 @@ mod tests {
         assert!(delays.iter().all(|d| *d < ms(1000)), "{delays:?}");
         assert!(delays.iter().any(|d| *d < ms(250)), "{delays:?}");
         assert!(delays.iter().any(|d| *d > ms(750)), "{delays:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pause_happens_only_within_the_room_given() {
+        let policy = BackoffPolicy {
+            first: ms(30),
+            max: ms(30),
+            jitter: Jitter::None,
+        };
+        let started = std::time::Instant::now();
+        assert!(!policy.start().pause_within(ms(30)).await);
+        assert!(started.elapsed() < ms(30), "gave up without sleeping");
+        assert!(policy.start().pause_within(ms(31)).await);
+        assert!(started.elapsed() >= ms(30));
     }
 }

@@ -45,7 +45,7 @@ impl SdkIvs {
 /// 500 ms, and its adaptive mode slows this client down when IVS throttles it. IVS's quotas
 /// refill a call every third of a second: quicker retries are throttled again, slower ones leave
 /// the quota idle (`cargo bench --bench process`, the storm row, compares settings). Longer waits for throttling and IAM
-/// propagation, up to the invocation's deadline, are [`crate::retry`]'s.
+/// propagation, up to the invocation's deadline, are [`crate::ivs::calls`]'s.
 fn retry_config() -> aws_sdk_ivs::config::retry::RetryConfig {
     aws_sdk_ivs::config::retry::RetryConfig::adaptive()
         .with_max_attempts(3)

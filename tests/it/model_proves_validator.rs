@@ -1,4 +1,4 @@
-//! The emulator's copy of the official IVS model is the judge of `properties.rs`, both ways:
+//! The emulator's copy of the official IVS model is the judge of `properties`, both ways:
 //! whatever the validator accepts becomes a CreateRecordingConfiguration request the model
 //! accepts, and whatever value the model refuses for a constrained member, the validator refuses
 //! for the corresponding property, naming it. The validator may be stricter than the model (it
@@ -131,7 +131,7 @@ fn check_run<V>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. What properties.rs accepts, the model accepts
+// 1. What `properties` accepts, the model accepts
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -153,7 +153,7 @@ fn every_accepted_property_set_is_created_without_a_validation_error() {
             NumberStyle::Number
         };
         let input = model.to_json(style);
-        // The generator's sets are valid by construction; a refusal here is properties.rs
+        // The generator's sets are valid by construction; a refusal here is `properties`
         // breaking, which the test must not mistake for the model agreeing.
         let spec = properties::parse(&input)
             .map_err(|e| case_error(format!("a valid property set was refused: {e}")))?;
@@ -163,7 +163,7 @@ fn every_accepted_property_set_is_created_without_a_validation_error() {
         // with comes back as ValidationException here.
         let created = rt.block_on(ivs.create(&spec, &marker)).map_err(|e| {
             case_error(format!(
-                "IVS refused what properties.rs accepted: {e}\n  properties: {input}"
+                "IVS refused what `properties` accepted: {e}\n  properties: {input}"
             ))
         })?;
         let requests = emulator.requests();
@@ -209,7 +209,7 @@ fn every_accepted_property_set_is_created_without_a_validation_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. What the model refuses, properties.rs refuses
+// 2. What the model refuses, `properties` refuses
 // ---------------------------------------------------------------------------------------------
 
 /// A constrained member of CreateRecordingConfiguration's input and the property it comes from.
@@ -267,7 +267,7 @@ fn bucket_values() -> BoxedStrategy<(Value, Value)> {
         text(any_char.clone(), 64..=90).prop_map(Value::from),
         // Of the right length but without a single character the (unanchored) pattern finds.
         text(select(NOT_BUCKET_CHARS), 3..=63).prop_map(Value::from),
-        // Anything in between; the model accepts most of these, properties.rs need not.
+        // Anything in between; the model accepts most of these, `properties` need not.
         text(any_char, 0..=70).prop_map(Value::from),
         not_a_string(),
         // The required member given as null is missing, in the model and in the template.
@@ -304,7 +304,7 @@ fn number_values(min: i64, max: i64) -> BoxedStrategy<(Value, Value)> {
         // Beyond a 64-bit integer.
         (i64::MAX as u64 + 1..=u64::MAX).prop_map(Value::from),
         // A whole number written as a float (30.0) is no integer to the model, nor should it
-        // be to properties.rs.
+        // be to `properties`.
         (min..=max).prop_map(|n| json!(n as f64)),
         any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
     ];
@@ -326,7 +326,7 @@ fn enum_values(allowed: &'static [&'static str]) -> BoxedStrategy<(Value, Value)
 }
 
 /// A list of enum values: one wrong entry among valid ones, the right entry not in a list, or
-/// valid lists (duplicates and all, which the model allows and properties.rs may refuse).
+/// valid lists (duplicates and all, which the model allows and `properties` may refuse).
 fn enum_list_values(allowed: &'static [&'static str]) -> BoxedStrategy<(Value, Value)> {
     let valid = prop::collection::vec(select(allowed).prop_map(Value::from), 0..4);
     let wrong = prop_oneof![4 => enum_typo(allowed), 1 => Just(Value::Null)];
@@ -621,7 +621,7 @@ fn every_value_the_model_refuses_is_refused_by_properties_naming_the_property() 
             );
             match properties::parse(&input) {
                 Ok(spec) => Err(case_error(format!(
-                    "the model refuses {member_path} = {sent} ({message}), but properties.rs \
+                    "the model refuses {member_path} = {sent} ({message}), but `properties` \
                      accepts {property_path} = {written} as {spec:?}"
                 ))),
                 Err(error) => {
@@ -630,7 +630,7 @@ fn every_value_the_model_refuses_is_refused_by_properties_naming_the_property() 
                         error
                             .strip_prefix(&property_path)
                             .is_some_and(|rest| rest.starts_with([' ', '.', '['])),
-                        "properties.rs refused {property_path} = {written} without naming it: \
+                        "`properties` refused {property_path} = {written} without naming it: \
                          {error}"
                     );
                     Ok(())
@@ -666,7 +666,7 @@ fn every_value_the_model_refuses_is_refused_by_properties_naming_the_property() 
     );
     assert!(
         failures.is_empty(),
-        "the model refuses what properties.rs accepts:\n{}",
+        "the model refuses what `properties` accepts:\n{}",
         failures.join("\n")
     );
 }

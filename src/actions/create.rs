@@ -484,6 +484,19 @@ mod tests {
         }
     }
 
+    /// Settles `mine`, created just now.
+    async fn settle(
+        calls: &Calls<'_, FakeIvs>,
+        spec: &RecordingSpec,
+        mine: Marked,
+    ) -> Configuration {
+        let identity = identity();
+        let cloudformation = FakeCloudFormation::unknown_stack();
+        flow(calls, spec, &identity, &cloudformation)
+            .settle(mine, Instant::now())
+            .await
+    }
+
     fn marker(created_ms: u64, kept: bool) -> Marker {
         Marker {
             request_id: "req-1".into(),
@@ -510,14 +523,7 @@ mod tests {
             },
             marker: marker(mine_ms, false),
         };
-        let kept = flow(
-            &calls,
-            &spec,
-            &identity(),
-            &FakeCloudFormation::unknown_stack(),
-        )
-        .settle(me, Instant::now())
-        .await;
+        let kept = settle(&calls, &spec, me).await;
         (mine, kept.arn)
     }
 
@@ -562,14 +568,7 @@ mod tests {
             configuration: created.clone(),
             marker,
         };
-        let kept = flow(
-            &calls,
-            &spec,
-            &identity(),
-            &FakeCloudFormation::unknown_stack(),
-        )
-        .settle(mine, Instant::now())
-        .await;
+        let kept = settle(&calls, &spec, mine).await;
         assert_eq!(kept.arn, created.arn);
         // Three Lists that did not show it yet, one that did.
         assert_eq!(ivs.count(Operation::List), 4);

@@ -46,7 +46,7 @@ async fn ten_stacks_at_once_under_ivs_quotas_all_succeed_and_leave_nothing() {
         .collect();
     let started = Instant::now();
     let creates = handlers.iter().enumerate().map(|(i, h)| {
-        let event = process_event(&sink, "Create", &format!("create-{i}"), None, properties());
+        let event = create(&sink, &format!("create-{i}"), properties());
         answer(h, &sink, event)
     });
     let created = join_all(creates).await;
@@ -63,13 +63,7 @@ async fn ten_stacks_at_once_under_ivs_quotas_all_succeed_and_leave_nothing() {
     distinct.dedup();
     assert_eq!(distinct.len(), 10, "{arns:?}");
     let deletes = handlers.iter().zip(&arns).enumerate().map(|(i, (h, arn))| {
-        let event = process_event(
-            &sink,
-            "Delete",
-            &format!("delete-{i}"),
-            Some(arn),
-            properties(),
-        );
+        let event = delete(&sink, &format!("delete-{i}"), arn);
         answer(h, &sink, event)
     });
     for a in join_all(deletes).await {
@@ -103,7 +97,7 @@ async fn access_denied_while_iam_propagates_is_waited_out() {
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
     let h = handler_for(&ivs, HandlerConfig::default());
-    let event = process_event(&sink, "Create", "create-iam", None, properties());
+    let event = create(&sink, "create-iam", properties());
     let started = Instant::now();
     let a = answer(&h, &sink, event).await;
     assert_eq!(a["Status"], "SUCCESS", "{a}");
@@ -122,7 +116,7 @@ async fn a_configuration_invisible_for_two_seconds_is_kept() {
     .unwrap();
     let sink = ResponseSink::start().await.unwrap();
     let h = handler_for(&ivs, HandlerConfig::default());
-    let event = process_event(&sink, "Create", "create-lag", None, properties());
+    let event = create(&sink, "create-lag", properties());
     let a = answer(&h, &sink, event).await;
     assert_eq!(a["Status"], "SUCCESS", "{a}");
     let kept = ivs.configurations();
@@ -151,7 +145,7 @@ async fn a_redelivery_inside_the_read_lag_window_leaves_one_configuration() {
     let sink = ResponseSink::start().await.unwrap();
     let first = handler_for(&ivs, HandlerConfig::default());
     let second = handler_for(&ivs, HandlerConfig::default());
-    let event = process_event(&sink, "Create", "create-twice", None, properties());
+    let event = create(&sink, "create-twice", properties());
     let later = {
         let event = event.clone();
         let sink = &sink;
@@ -202,7 +196,7 @@ async fn a_create_that_lands_late_gives_way_to_the_configuration_already_kept() 
     let sink = ResponseSink::start().await.unwrap();
     let first = handler_for(&ivs, HandlerConfig::default());
     let second = handler_for(&ivs, HandlerConfig::default());
-    let event = process_event(&sink, "Create", "create-late", None, properties());
+    let event = create(&sink, "create-late", properties());
     let later = {
         let event = event.clone();
         let (sink, second) = (&sink, &second);

@@ -2,26 +2,13 @@
 //! the emulated IVS answers its SDK calls, and the fake ResponseURL records what CloudFormation
 //! would receive. Also checks what the process logs.
 
-use crate::util::{invocation, json_log_lines, FunctionProcess};
+use crate::util::{
+    create, delete, invocation, json_log_lines, properties, update, FunctionProcess,
+};
 use ivs_emulator::{EmulatorOptions, Fault, FaultKind, IvsEmulator, Operation, Stabilization};
 use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn event(
-    sink: &ResponseSink,
-    request_type: &str,
-    request_id: &str,
-    physical_id: Option<&str>,
-) -> Value {
-    crate::util::process_event(
-        sink,
-        request_type,
-        request_id,
-        physical_id,
-        crate::util::properties(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
@@ -35,7 +22,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
     let sink = ResponseSink::start().await.unwrap();
     let function = FunctionProcess::start(&api, &ivs, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
 
-    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
     let puts = sink.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 1, "no answer reached the ResponseURL");
     let create = puts[0].json();
@@ -49,10 +36,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
         "inv-2",
         json!({"not": "a custom resource request"}),
     ));
-    api.enqueue(invocation(
-        "inv-3",
-        event(&sink, "Delete", "req-3", Some(&arn)),
-    ));
+    api.enqueue(invocation("inv-3", delete(&sink, "req-3", &arn)));
     let puts = sink.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 2);
     assert_eq!(puts[1].json()["Status"], "SUCCESS");
@@ -130,7 +114,7 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     sink.script([SinkReply::Status(403)]);
     let _function = FunctionProcess::start(&api, &ivs, &[]);
 
-    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
     let results = api.wait_for_results(1, Duration::from_secs(20)).await;
     match &results[..] {
         [(InvocationResult::Error { body, .. }, _)] => {
@@ -146,7 +130,7 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     // Lambda's retry of the same event: the configuration is found, not made twice.
     api.enqueue(invocation(
         "inv-1-retry",
-        event(&sink, "Create", "req-1", None),
+        create(&sink, "req-1", properties()),
     ));
     let puts = sink.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 2);
@@ -173,10 +157,9 @@ async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
                 ("CFN_IVS_METRICS_NAMESPACE", "Test/Emf"),
             ],
         );
-        api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+        api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
         let foreign = "arn:aws:ivs:us-east-1:999999999999:recording-configuration/AbCd";
-        let mut update = event(&sink, "Update", "req-2", Some(foreign));
-        update["OldResourceProperties"] = crate::util::properties();
+        let update = update(&sink, "req-2", foreign, properties(), properties());
         api.enqueue(invocation("inv-2", update));
         let puts = sink.wait_for(2, Duration::from_secs(20)).await;
         assert_eq!(puts.len(), 2);
@@ -440,7 +423,7 @@ async fn cloudformation_that_cannot_be_asked_is_warned_about_once_and_the_create
         }
         let function = FunctionProcess::start(&api, &ivs, &env);
         let started = std::time::Instant::now();
-        api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+        api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
         let puts = sink.wait_for(1, Duration::from_secs(20)).await;
         assert_eq!(puts.len(), 1, "{case}: no answer");
         assert_eq!(
@@ -481,15 +464,10 @@ async fn event_values_cannot_forge_log_lines_or_metrics_in_the_text_format() {
         ],
     );
     let forged_record = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"Test/Forgery","Dimensions":[["Outcome"]],"Metrics":[{"Name":"Forged"}]}]},"Outcome":"SUCCESS","Forged":1}"#;
-    let mut create = event(&sink, "Create", "req-1", None);
+    let mut create = create(&sink, "req-1", properties());
     create["RequestId"] = json!(format!("req-1\n{forged_record}\nERROR forged line"));
     create["LogicalResourceId"] = json!(format!("Recording\r\n{forged_record}"));
-    let mut delete = event(
-        &sink,
-        "Delete",
-        "req-2",
-        Some(&format!("made-up\n{forged_record}")),
-    );
+    let mut delete = delete(&sink, "req-2", &format!("made-up\n{forged_record}"));
     delete["LogicalResourceId"] = json!("Recording\u{2028}ERROR forged line");
     api.enqueue(invocation("inv-1", create));
     api.enqueue(invocation("inv-2", delete));
@@ -540,7 +518,7 @@ async fn empty_endpoint_variables_are_passed_over() {
             ("AWS_ENDPOINT_URL", &endpoint),
         ],
     );
-    api.enqueue(invocation("inv-1", event(&sink, "Create", "req-1", None)));
+    api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
     let puts = sink.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(puts.len(), 1);
     assert_eq!(puts[0].json()["Status"], "SUCCESS", "{}", puts[0].body);

@@ -451,13 +451,10 @@ async fn the_runtime_refuses_an_event_nested_too_deeply_and_serves_the_next() {
     let sink = ResponseSink::start().await.unwrap();
     let _function = FunctionProcess::start(&api, &ivs, &[]);
 
-    let mut deep = process_event(&sink, "Create", "req-deep", None, properties());
+    let mut deep = create(&sink, "req-deep", properties());
     deep["ResourceProperties"]["Name"] = nested_arrays(200);
     api.enqueue(invocation("inv-deep", deep));
-    api.enqueue(invocation(
-        "inv-ok",
-        process_event(&sink, "Create", "req-ok", None, properties()),
-    ));
+    api.enqueue(invocation("inv-ok", create(&sink, "req-ok", properties())));
 
     let results = api.wait_for_results(2, Duration::from_secs(20)).await;
     match results.iter().map(|(r, _)| r).find(
@@ -489,10 +486,7 @@ async fn logs_of_a_lifecycle(env: &[(&str, &str)]) -> String {
     let sink = ResponseSink::start().await.unwrap();
     let function = FunctionProcess::start(&api, &ivs, env);
 
-    api.enqueue(invocation(
-        "inv-1",
-        process_event(&sink, "Create", "req-1", None, properties()),
-    ));
+    api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
     let puts = sink.wait_for(1, Duration::from_secs(20)).await;
     let arn = puts
         .first()
@@ -504,14 +498,8 @@ async fn logs_of_a_lifecycle(env: &[(&str, &str)]) -> String {
         .unwrap_or_default();
     let mut invalid = properties();
     invalid["RecordingReconectWindowSeconds"] = invalid["RecordingReconnectWindowSeconds"].take();
-    api.enqueue(invocation(
-        "inv-2",
-        process_event(&sink, "Create", "req-2", None, invalid),
-    ));
-    api.enqueue(invocation(
-        "inv-3",
-        process_event(&sink, "Delete", "req-3", Some(&arn), properties()),
-    ));
+    api.enqueue(invocation("inv-2", create(&sink, "req-2", invalid)));
+    api.enqueue(invocation("inv-3", delete(&sink, "req-3", &arn)));
     let puts = sink.wait_for(3, Duration::from_secs(30)).await;
     let results = api.wait_for_results(3, Duration::from_secs(10)).await;
     let logs = function.logs();
@@ -653,10 +641,7 @@ async fn a_huge_refused_value_is_not_logged_whole() {
     let function = FunctionProcess::start(&api, &ivs, &[("AWS_LAMBDA_LOG_LEVEL", "INFO")]);
     let mut props = properties();
     props["RecordingReconnectWindowSeconds"] = json!("9".repeat(MB));
-    api.enqueue(invocation(
-        "inv-1",
-        process_event(&sink, "Create", "req-1", None, props),
-    ));
+    api.enqueue(invocation("inv-1", create(&sink, "req-1", props)));
     let puts = sink.wait_for(1, Duration::from_secs(20)).await;
     let logs = function.logs();
     assert_eq!(puts.len(), 1, "{logs}");

@@ -97,8 +97,7 @@ impl Harness {
     }
 
     pub fn response_url(&self, request_id: &str) -> String {
-        self.sink
-            .url(&format!("/demo/Recording/{request_id}?{SIGNATURE}"))
+        response_url(&self.sink, request_id)
     }
 
     /// Runs the handler with `left` before the Lambda deadline.
@@ -130,7 +129,6 @@ impl Harness {
     }
 }
 
-/// A signing region for one harness's client. The SDK keeps its adaptive rate limiter and its
 /// A handler with its own clients, as a Lambda instance has (see `own_region`), asking the
 /// emulator for both IVS and CloudFormation.
 pub fn handler_for(emulator: &IvsEmulator, config: HandlerConfig) -> Arc<Handler> {
@@ -138,6 +136,7 @@ pub fn handler_for(emulator: &IvsEmulator, config: HandlerConfig) -> Arc<Handler
     Handler::new(SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk), config)
 }
 
+/// A signing region for one harness's client. The SDK keeps its adaptive rate limiter and its
 /// retry quota per service and region for the whole process, so harnesses sharing a region
 /// would slow each other down once one of them is throttled (in Lambda, a process has a single
 /// client). The emulator writes us-east-1 into ARNs whatever the client signs for.
@@ -158,23 +157,61 @@ pub fn properties() -> Value {
     })
 }
 
-fn base(h: &Harness, request_type: &str, request_id: &str, props: Value) -> Value {
-    process_event(&h.sink, request_type, request_id, None, props)
+/// Where an event's answer goes: a harness's sink, or a sink beside the function process.
+pub trait AnsweredAt {
+    fn sink(&self) -> &ResponseSink;
 }
 
-pub fn create(h: &Harness, request_id: &str, props: Value) -> Value {
-    base(h, "Create", request_id, props)
+impl AnsweredAt for Harness {
+    fn sink(&self) -> &ResponseSink {
+        &self.sink
+    }
 }
 
-pub fn update(h: &Harness, request_id: &str, physical_id: &str, old: Value, new: Value) -> Value {
-    let mut e = base(h, "Update", request_id, new);
+impl AnsweredAt for ResponseSink {
+    fn sink(&self) -> &ResponseSink {
+        self
+    }
+}
+
+/// The ResponseURL CloudFormation would give request `request_id`, presigned as S3's are.
+fn response_url(sink: &ResponseSink, request_id: &str) -> String {
+    sink.url(&format!("/demo/Recording/{request_id}?{SIGNATURE}"))
+}
+
+/// A CloudFormation request for the resource `Recording` of the stack [`STACK_ID`].
+fn event(at: &impl AnsweredAt, request_type: &str, request_id: &str, props: Value) -> Value {
+    json!({
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
+        "ResponseURL": response_url(at.sink(), request_id),
+        "StackId": STACK_ID,
+        "RequestId": request_id,
+        "ResourceType": "Custom::IvsRecordingConfiguration",
+        "LogicalResourceId": "Recording",
+        "ResourceProperties": props,
+    })
+}
+
+pub fn create(at: &impl AnsweredAt, request_id: &str, props: Value) -> Value {
+    event(at, "Create", request_id, props)
+}
+
+pub fn update(
+    at: &impl AnsweredAt,
+    request_id: &str,
+    physical_id: &str,
+    old: Value,
+    new: Value,
+) -> Value {
+    let mut e = event(at, "Update", request_id, new);
     e["PhysicalResourceId"] = json!(physical_id);
     e["OldResourceProperties"] = old;
     e
 }
 
-pub fn delete(h: &Harness, request_id: &str, physical_id: &str) -> Value {
-    let mut e = base(h, "Delete", request_id, properties());
+pub fn delete(at: &impl AnsweredAt, request_id: &str, physical_id: &str) -> Value {
+    let mut e = event(at, "Delete", request_id, properties());
     e["PhysicalResourceId"] = json!(physical_id);
     e
 }
@@ -265,30 +302,6 @@ impl Drop for FunctionProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A CloudFormation request for the function process, answered at `sink`.
-pub fn process_event(
-    sink: &ResponseSink,
-    request_type: &str,
-    request_id: &str,
-    physical_id: Option<&str>,
-    props: Value,
-) -> Value {
-    let mut e = json!({
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cfn-ivs-recording",
-        "ResponseURL": sink.url(&format!("/demo/Recording/{request_id}?{SIGNATURE}")),
-        "StackId": STACK_ID,
-        "RequestId": request_id,
-        "ResourceType": "Custom::IvsRecordingConfiguration",
-        "LogicalResourceId": "Recording",
-        "ResourceProperties": props,
-    });
-    if let Some(id) = physical_id {
-        e["PhysicalResourceId"] = json!(id);
-    }
-    e
 }
 
 /// Every non-empty line of a process's output in Lambda's JSON log format, parsed; a line that

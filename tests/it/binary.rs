@@ -10,16 +10,31 @@ use lambda_fakes::{InvocationResult, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// What a function process runs against: a Lambda Runtime API, an emulated IVS (and
+/// CloudFormation), and a ResponseURL.
+struct Fakes {
+    api: RuntimeApi,
+    ivs: IvsEmulator,
+    sink: ResponseSink,
+}
+
+impl Fakes {
+    async fn start(options: EmulatorOptions) -> Fakes {
+        Fakes {
+            api: RuntimeApi::start().await.unwrap(),
+            ivs: IvsEmulator::start(options).await.unwrap(),
+            sink: ResponseSink::start().await.unwrap(),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
-    let api = RuntimeApi::start().await.unwrap();
-    let ivs = IvsEmulator::start(EmulatorOptions {
+    let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions {
         stabilization: Stabilization::ActiveAfter(Duration::from_millis(300)),
         ..EmulatorOptions::default()
     })
-    .await
-    .unwrap();
-    let sink = ResponseSink::start().await.unwrap();
+    .await;
     let function = FunctionProcess::start(&api, &ivs, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
 
     api.enqueue(invocation("inv-1", create(&sink, "req-1", properties())));
@@ -106,11 +121,7 @@ async fn the_binary_serves_a_lifecycle_and_survives_a_malformed_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
     use lambda_fakes::SinkReply;
-    let api = RuntimeApi::start().await.unwrap();
-    let ivs = IvsEmulator::start(EmulatorOptions::default())
-        .await
-        .unwrap();
-    let sink = ResponseSink::start().await.unwrap();
+    let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
     sink.script([SinkReply::Status(403)]);
     let _function = FunctionProcess::start(&api, &ivs, &[]);
 
@@ -144,11 +155,7 @@ async fn an_undeliverable_answer_is_reported_to_the_runtime_for_a_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_invocation_writes_one_emf_record_in_both_log_formats() {
     for format in ["JSON", "Text"] {
-        let api = RuntimeApi::start().await.unwrap();
-        let ivs = IvsEmulator::start(EmulatorOptions::default())
-            .await
-            .unwrap();
-        let sink = ResponseSink::start().await.unwrap();
+        let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
         let function = FunctionProcess::start(
             &api,
             &ivs,
@@ -402,11 +409,7 @@ fn serve_binary() -> std::path::PathBuf {
 async fn cloudformation_that_cannot_be_asked_is_warned_about_once_and_the_create_succeeds() {
     let unreachable = "http://127.0.0.1:9";
     for case in ["unreachable", "AccessDenied", "unknown stack"] {
-        let api = RuntimeApi::start().await.unwrap();
-        let ivs = IvsEmulator::start(EmulatorOptions::default())
-            .await
-            .unwrap();
-        let sink = ResponseSink::start().await.unwrap();
+        let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
         let mut env = vec![("AWS_LAMBDA_LOG_FORMAT", "JSON")];
         match case {
             "unreachable" => env.push(("AWS_ENDPOINT_URL_CLOUDFORMATION", unreachable)),
@@ -450,11 +453,7 @@ async fn cloudformation_that_cannot_be_asked_is_warned_about_once_and_the_create
 /// not start a forged log line or a forged EMF record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_values_cannot_forge_log_lines_or_metrics_in_the_text_format() {
-    let api = RuntimeApi::start().await.unwrap();
-    let ivs = IvsEmulator::start(EmulatorOptions::default())
-        .await
-        .unwrap();
-    let sink = ResponseSink::start().await.unwrap();
+    let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
     let function = FunctionProcess::start(
         &api,
         &ivs,
@@ -503,11 +502,7 @@ async fn event_values_cannot_forge_log_lines_or_metrics_in_the_text_format() {
 /// next source of its chain (here `AWS_ENDPOINT_URL`; deployed, its own endpoint).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_endpoint_variables_are_passed_over() {
-    let api = RuntimeApi::start().await.unwrap();
-    let ivs = IvsEmulator::start(EmulatorOptions::default())
-        .await
-        .unwrap();
-    let sink = ResponseSink::start().await.unwrap();
+    let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
     let endpoint = ivs.endpoint_url();
     let _function = FunctionProcess::start(
         &api,
@@ -524,4 +519,49 @@ async fn empty_endpoint_variables_are_passed_over() {
     assert_eq!(puts[0].json()["Status"], "SUCCESS", "{}", puts[0].body);
     assert_eq!(ivs.configurations().len(), 1);
     assert_eq!(ivs.count(Operation::DescribeStackResource), 1);
+}
+
+/// Under `sam local invoke`, a ResponseURL whose host does not resolve in the container (as
+/// `host.docker.internal` under Docker Engine on Linux) ends the invocation within seconds,
+/// with the hint, instead of retrying until the deadline. The host here is refused by the
+/// resolver itself (a label over 63 characters), so no lookup leaves this machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_sam_local_an_unresolvable_response_url_host_fails_fast_with_the_hint() {
+    let Fakes { api, ivs, sink } = Fakes::start(EmulatorOptions::default()).await;
+    let function = FunctionProcess::start(
+        &api,
+        &ivs,
+        &[("AWS_SAM_LOCAL", "true"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
+    let mut delete = delete(&sink, "req-1", "demo-Recording-failed-create-req-0");
+    let unresolvable = format!("{}.docker.internal", "a".repeat(64));
+    delete["ResponseURL"] = json!(format!("http://{unresolvable}:9101/demo/req-1?sig=1"));
+    let enqueued = std::time::Instant::now();
+    api.enqueue(invocation("inv-1", delete));
+    let results = api.wait_for_results(1, Duration::from_secs(20)).await;
+    let took = enqueued.elapsed();
+    let logs = function.logs();
+    match &results[0].0 {
+        InvocationResult::Error { body, .. } => {
+            let error: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(error["errorType"], "AnswerNotDelivered", "{body}");
+            assert!(
+                error["errorMessage"]
+                    .as_str()
+                    .unwrap()
+                    .contains("does not resolve"),
+                "{body}"
+            );
+        }
+        other => panic!("expected the runtime error, got {other:?}"),
+    }
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} of a 30 s deadline"
+    );
+    assert!(
+        logs.contains("--add-host host.docker.internal:host-gateway"),
+        "{logs}"
+    );
+    assert!(sink.received().is_empty());
 }

@@ -5,7 +5,7 @@
 
 use crate::util::*;
 use cfn_ivs_recording::handler::{Delivered, HandlerError};
-use ivs_emulator::{Fault, FaultKind, Operation, Stabilization, StackResource};
+use ivs_emulator::{EmulatorOptions, Fault, FaultKind, Operation, Stabilization, StackResource};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
@@ -137,7 +137,12 @@ async fn a_made_up_delete_before_the_create_call_is_caught_by_asking_cloudformat
 
 /// A lifecycle, with CloudFormation showing each request in progress or unable to say.
 async fn lifecycle(cloudformation_knows_the_stack: bool) -> (Harness, Vec<Value>) {
-    let h = Harness::start().await;
+    // Counted calls: no quotas, whose throttling would add retries by chance of timing.
+    let options = EmulatorOptions {
+        quotas: None,
+        ..EmulatorOptions::default()
+    };
+    let h = Harness::with_options(options, fast_config()).await;
     let shown = |status: &str| {
         if cloudformation_knows_the_stack {
             show(&h, status, None);

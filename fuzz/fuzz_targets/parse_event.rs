@@ -4,10 +4,11 @@
 
 #![no_main]
 
+use cfn_ivs_recording::actions::refusals;
+use cfn_ivs_recording::answer::{self, Answer, MAX_BODY};
 use cfn_ivs_recording::event::Request;
 use cfn_ivs_recording::lifecycle::{self, Action};
 use cfn_ivs_recording::properties;
-use cfn_ivs_recording::answer::{self, Answer, MAX_BODY};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -29,16 +30,13 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let reason = match lifecycle::decide(&request, None) {
-        Action::Reject { error } => format!("Invalid properties: {error}"),
-        other => format!("would act: {other:?}"),
-    };
     let physical_id = lifecycle::fallback_physical_id(&request);
     assert!(!physical_id.is_empty(), "empty fallback PhysicalResourceId");
-    let body = answer::body(
-        &request.identity,
-        &Answer::failed(physical_id.clone(), reason),
-    );
+    let failed = match lifecycle::decide(&request, None) {
+        Action::Reject { error } => refusals::invalid_properties(physical_id.clone(), &error),
+        other => Answer::failed(physical_id.clone(), format!("would act: {other:?}")),
+    };
+    let body = answer::body(&request.identity, &failed);
     assert!(body.len() <= MAX_BODY, "answer of {} bytes", body.len());
     let answer: Value = serde_json::from_slice(&body).expect("the answer is JSON");
     assert_eq!(answer["Status"], "FAILED");

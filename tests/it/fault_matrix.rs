@@ -1,64 +1,16 @@
 //! The fault matrix: every request type against every fault the IVS emulator and the fake
 //! ResponseURL can inject, over HTTP, with the real `aws-sdk-ivs` client and the real handler.
 //!
-//! Rows starting "first calls" apply to each call the request type makes first, in order:
-//! Create and replace: ListRecordingConfigurations (an earlier delivery may have created it),
-//! then CreateRecordingConfiguration; tags only: ListTagsForResource, UntagResource, TagResource;
-//! Delete: DeleteRecordingConfiguration.
+//! What each cell must do is the table in the README's "Guarantees and the fault matrix", and
+//! only there, so that the table cannot drift from the cases: each [`Case`] names its row (one of
+//! [`row`]), and `the_readme_table_is_the_one_the_cases_name` fails when a case names a row the
+//! table lacks or runs under a column whose cell is "—", when a cell has no case, or when a row
+//! the matrix cannot drive cites a covering test that is not where it says. What every cell
+//! checks besides (one answer per delivery, before the deadline, exactly the configurations that
+//! should exist) is [`check`].
 //!
-//! | injected | Create | Update (replace) | Update (tags only) | Delete |
-//! |---|---|---|---|---|
-//! | nothing | SUCCESS, new ARN; ListRecordingConfigurations exactly twice (before creating, and once ACTIVE) | SUCCESS, new ARN, the same two Lists; the old one stays for CloudFormation's cleanup | SUCCESS, same ARN, tags set | SUCCESS, deleted |
-//! | first calls: raw 500, InternalServerException ×2, 429 ThrottlingException, connection reset, 300 ms hang — then OK | SUCCESS (the SDK retries) | SUCCESS | SUCCESS | SUCCESS |
-//! | first calls: InternalServerException, raw 500 or reset that never recovers | FAILED `IVS <op> failed …` naming code and message, or status and body, after the SDK's 3 attempts; failed-create id; nothing created | FAILED, old ARN; nothing new | FAILED, same ARN | FAILED, same ARN; kept |
-//! | first calls: ThrottlingException that never ends (3 s left) | waited out with full-jitter backoff, then FAILED before the deadline: `IVS <op> was throttled until the function's deadline (N attempts, last: <message>). IVS allows 3 <op> calls a second …`; nothing created | same, old ARN | same (10 calls a second for the tag calls), same ARN | same, same ARN; kept |
-//! | first calls: AccessDeniedException that never ends | retried for the grace given to IAM propagation (0.6 s here, 30 s by default), then FAILED `IVS <op> was denied (AccessDeniedException: <message>) …: the function's role may lack ivs:<op>, or a role created with this stack may still be propagating …`; nothing created | same, old ARN | same, same ARN | same, same ARN; kept |
-//! | first calls: ValidationException, PendingVerification, ConflictException, ServiceQuotaExceededException | FAILED naming operation, code and message; not retried | same | same | same, but ConflictException is retried until the deadline, then FAILED `A channel still references …` |
-//! | first calls: ResourceNotFoundException | FAILED, naming it | FAILED, old ARN | FAILED `… no longer exists …` | SUCCESS `… was already gone` |
-//! | first calls: 200 with a malformed body | FAILED naming the operation and the unreadable answer | same, old ARN | ListTagsForResource: FAILED; UntagResource, TagResource: SUCCESS (their answer has no body to read) | SUCCESS (no body to read) |
-//! | first calls: a hang past the deadline | FAILED `timed out waiting for IVS <op>` before the deadline; nothing created | same, old ARN | FAILED, same ARN | FAILED, same ARN; kept |
-//! | channels record with the configuration (IVS's own ConflictException) | — | — | — | retried until the deadline, then FAILED, same ARN, kept; the Reason names the channels: `Channels still recording with it: <name> (<channel ARN>), …`, at most 5, then `and more` |
-//! | IAM denies every call for the first 1 s (a role created with the stack, still propagating; a 3 s grace) | SUCCESS, one configuration | — ¹ | — ¹ | — ¹ |
-//! | IAM denies every call for good | FAILED `IVS ListRecordingConfigurations was denied …` once the grace has passed, before the deadline; no CreateRecordingConfiguration; failed-create id | — ¹ | — ¹ | — ¹ |
-//! | ListRecordingConfigurations fails for good after the create (the check for a concurrent delivery, once ACTIVE) | SUCCESS, keeps what it created | same | — | — |
-//! | GetRecordingConfiguration, while polled, fails passingly (raw 500, 429 ×2, reset, malformed body) | polling goes on: SUCCESS | same | — | — |
-//! | GetRecordingConfiguration, while polled, answers AccessDeniedException for good | retried for the grace, then FAILED naming it; the new configuration is deleted | same, old ARN | — | — |
-//! | GetRecordingConfiguration, while polled, answers ThrottlingException for good (2 s left) | FAILED `timed out waiting for recording configuration … (last poll: IVS GetRecordingConfiguration was throttled …)` before the deadline; deleted, or, when the SDK's client-side rate limiter holds the clean-up Delete past its slice of the margin, as when the clean-up Delete is refused (below) | same, old ARN | — | — |
-//! | GetRecordingConfiguration, while polled, answers 404 once although the configuration exists | polling goes on: SUCCESS | same | — | — |
-//! | IVS's reads lag its writes by 2 s (Get answers 404 and List omits the new configuration) | polling goes on: SUCCESS; the configuration is kept, no Delete | same | — | — |
-//! | IVS's reads lag its writes for longer than the read-lag grace (3 s here, 20 s by default) | FAILED `… disappeared …` once the grace has passed since the create; deleted, nothing left | same, old ARN | — | — |
-//! | GetRecordingConfiguration hangs past the deadline | FAILED `timed out waiting for recording configuration …`; deleted within the safety margin | same, old ARN | — | — |
-//! | the state stays CREATING forever | FAILED `timed out …` before the deadline; deleted | same, old ARN | — | — |
-//! | … and the clean-up Delete takes 150 ms | deleted all the same (the clean-up uses the safety margin) | same | — | — |
-//! | … and the clean-up Delete is refused | FAILED with the new ARN as PhysicalResourceId, so the rollback's Delete removes it | FAILED, old ARN; the Reason names the new ARN to delete by hand | — | — |
-//! | the state goes CREATE_FAILED | FAILED naming the bucket and the region; deleted | same, old ARN | — | — |
-//! | the configuration vanishes (404 on every poll until the read-lag grace has passed since the create) | FAILED `… disappeared …`; nothing left | same, old ARN | — | — |
-//! | it needs 2 s to become ACTIVE, 0.7 s of work time is left | FAILED `timed out …`; deleted | same, old ARN | — | — |
-//! | the event arrives with less time than the safety margin | FAILED `timed out before starting …`, no IVS call; failed-create id | FAILED, old ARN | FAILED, same ARN | FAILED, same ARN; kept |
-//! | ResponseURL answers 500 ×3, resets ×2, or hangs once | delivered by a later attempt, the same body each time | same | same | same |
-//! | ResponseURL answers 403 | exactly one PUT; the handler returns `Err(HandlerError::Send)` so Lambda retries; the work is kept for the retry | same | same | same |
-//! | ResponseURL answers 500 or hangs on every attempt | retried; `Err(HandlerError::Send)` before the deadline | same | same | same |
-//! | the same event delivered twice, one after the other | the same answer twice; one configuration (CreateRecordingConfiguration called once) | same | same | same |
-//! | … concurrently: the second while the first's configuration is CREATING (Create, replace), or both at once (tags only, Delete) | the same ARN; one configuration | same | same | same |
-//! | … both at once, the first CreateRecordingConfiguration answering 300 ms late | the same ARN; one configuration: both keep the oldest configuration carrying the request's marker (`<RequestId>@<unix ms>`), and the other is deleted | same | — | — |
-//! | a panic in the handler | FAILED `… panicked: …` (unit test of `answer_or_failed` in `src/handler.rs`) | same | same | same |
-//!
-//! ¹ The emulator's IAM window starts with it, so the configuration an Update or a Delete
-//! starts from could not be made.
-//!
-//! In every row the emulator imposes IVS's rate quotas per account (3 calls a second for each
-//! recording-configuration call, 10 for each tag call, 5 for ListChannels); injected faults
-//! answer before the quota is counted. The configuration an Update or a Delete starts from is
-//! made a second before the request, so that the request starts with full quotas, as one long
-//! after the Create does.
-//!
-//! In every cell: exactly one answer is accepted by the ResponseURL per delivery (or, where it
-//! cannot be delivered, the handler returns `Err(HandlerError::Send)`), before the Lambda
-//! deadline; its Status, Reason and non-empty PhysicalResourceId are as above; and IVS holds
-//! exactly the configurations that should exist, compared by ARN.
-//!
-//! Each row is a [`Case`]; each case gets its own emulator, sink and handler, so the cases of a
-//! group run concurrently. A failing group lists every failing case by name.
+//! Each case gets its own emulator, sink and handler, so the cases of a group run concurrently.
+//! A failing group lists every failing case by name.
 
 use crate::util::*;
 use cfn_ivs_recording::answer::send::SendError;
@@ -87,9 +39,6 @@ const THROTTLED: Duration = Duration::from_secs(3);
 const CASE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Cases of a group running at once: all on one thread, so that timings stay meaningful.
 const CONCURRENT_CASES: usize = 16;
-/// Between making the configuration an Update or Delete starts from and sending the request:
-/// long enough for the emulator's quotas (a second's worth of calls) to refill.
-const QUOTAS_REFILL: Duration = Duration::from_secs(1);
 
 const REQUEST_ID: &str = "req-1";
 const SETUP_REQUEST_ID: &str = "req-0";
@@ -132,185 +81,424 @@ use Operation::{
 
 #[tokio::test]
 async fn create_matrix() {
-    let r = Request::Create;
-    let mut cases = faults_on_first_calls(r);
-    cases.extend(creating(r));
-    cases.extend(iam_propagation(r));
-    cases.extend(cloudformation_check(r));
-    run_matrix("Create", cases).await;
+    run_matrix(Kind::Create.column(), create_cases()).await;
 }
 
 #[tokio::test]
 async fn replace_matrix() {
-    let r = Request::Replace;
-    let mut cases = faults_on_first_calls(r);
-    cases.extend(creating(r));
-    cases.extend(cloudformation_check(r));
-    run_matrix("Update (replace)", cases).await;
+    run_matrix(Kind::Replace.column(), replace_cases()).await;
 }
 
 #[tokio::test]
 async fn tags_only_matrix() {
-    let r = Request::TagsOnly;
-    let mut cases = faults_on_first_calls(r);
+    run_matrix(Kind::TagsOnly.column(), tags_only_cases()).await;
+}
+
+#[tokio::test]
+async fn delete_matrix() {
+    run_matrix(Kind::Delete.column(), delete_cases()).await;
+}
+
+#[tokio::test]
+async fn response_url_matrix() {
+    run_matrix("ResponseURL", response_url_cases()).await;
+}
+
+#[tokio::test]
+async fn duplicate_delivery_matrix() {
+    run_matrix("duplicate deliveries", duplicate_delivery_cases()).await;
+}
+
+/// The cases of every group, which the README's table must account for.
+fn every_case() -> Vec<Case> {
+    [
+        create_cases(),
+        replace_cases(),
+        tags_only_cases(),
+        delete_cases(),
+        response_url_cases(),
+        duplicate_delivery_cases(),
+    ]
+    .concat()
+}
+
+/// The rows of the README's table, each by its first cell ("injected").
+mod row {
+    pub const NOTHING: &str = "nothing";
+    pub const FIRST_CALLS_PASSING: &str = "first calls: raw 500, InternalServerException ×2, 429 ThrottlingException, connection reset, 300 ms hang — then OK";
+    pub const FIRST_CALLS_BROKEN: &str =
+        "first calls: InternalServerException, raw 500 or reset that never recovers";
+    pub const FIRST_CALLS_THROTTLED: &str =
+        "first calls: ThrottlingException that never ends (3 s left)";
+    pub const FIRST_CALLS_DENIED: &str = "first calls: AccessDeniedException that never ends";
+    pub const FIRST_CALLS_REFUSED: &str = "first calls: ValidationException, PendingVerification, ConflictException, ServiceQuotaExceededException";
+    pub const FIRST_CALLS_NOT_FOUND: &str = "first calls: ResourceNotFoundException";
+    pub const FIRST_CALLS_MALFORMED: &str = "first calls: 200 with a malformed body";
+    pub const FIRST_CALLS_HANG: &str = "first calls: a hang past the deadline";
+    pub const CHANNELS: &str =
+        "channels record with the configuration (IVS's own ConflictException)";
+    pub const IAM_PROPAGATING: &str = "IAM denies every call for the first 1 s (a role created with the stack, still propagating; a 3 s grace)";
+    pub const IAM_DENIES: &str = "IAM denies every call for good";
+    pub const LIST_AFTER_CREATE_FAILS: &str = "ListRecordingConfigurations fails for good after the create (the check for a concurrent delivery, once ACTIVE)";
+    pub const GET_PASSING: &str = "GetRecordingConfiguration, while polled, fails passingly (raw 500, 429 ×2, reset, malformed body)";
+    pub const GET_DENIED: &str =
+        "GetRecordingConfiguration, while polled, answers AccessDeniedException for good";
+    pub const GET_FOR_DATA_DENIED: &str = "GetRecordingConfiguration, read for the answer's Data once the tags are set, answers AccessDeniedException for good";
+    pub const GET_THROTTLED: &str =
+        "GetRecordingConfiguration, while polled, answers ThrottlingException for good (2 s left)";
+    pub const GET_404_ONCE: &str = "GetRecordingConfiguration, while polled, answers 404 once although the configuration exists";
+    pub const READ_LAG: &str =
+        "IVS's reads lag its writes by 2 s (Get answers 404 and List omits the new configuration)";
+    pub const READ_LAG_PAST_GRACE: &str =
+        "IVS's reads lag its writes for longer than the read-lag grace (3 s here, 20 s by default)";
+    pub const GET_HANG: &str = "GetRecordingConfiguration hangs past the deadline";
+    pub const CREATING_FOREVER: &str = "the state stays CREATING forever";
+    pub const CLEAN_UP_SLOW: &str = "… and the clean-up Delete takes 150 ms";
+    pub const CLEAN_UP_REFUSED: &str = "… and the clean-up Delete is refused";
+    pub const CREATE_FAILED: &str = "the state goes CREATE_FAILED";
+    pub const VANISHES: &str = "the configuration vanishes (404 on every poll until the read-lag grace has passed since the create)";
+    pub const TOO_SLOW_TO_SETTLE: &str =
+        "it needs 2 s to become ACTIVE, 0.7 s of work time is left";
+    pub const CLOUDFORMATION_WAITS: &str = "CloudFormation, asked before SUCCESS with a new configuration, shows CREATE_IN_PROGRESS (Create) or UPDATE_IN_PROGRESS (Update)";
+    pub const CLOUDFORMATION_STOPPED: &str =
+        "CloudFormation shows CREATE_FAILED or UPDATE_FAILED (it stopped waiting)";
+    pub const CLOUDFORMATION_UNANSWERED: &str = "CloudFormation does not know the stack, or DescribeStackResource hangs past its bound (1 s here, 2 s by default), answers a malformed body, resets every connection, or answers AccessDenied or Throttling every time";
+    pub const TOO_LATE: &str = "the event arrives with less time than the safety margin";
+    pub const RESPONSE_URL_PASSING: &str = "ResponseURL answers 500 ×3, resets ×2, or hangs once";
+    pub const RESPONSE_URL_403: &str = "ResponseURL answers 403";
+    pub const RESPONSE_URL_BROKEN: &str = "ResponseURL answers 500 or hangs on every attempt";
+    pub const TWICE: &str = "the same event delivered twice, one after the other";
+    pub const CONCURRENTLY: &str = "… concurrently: the second while the first's configuration is CREATING (Create, replace), or both at once (tags only, Delete)";
+    pub const CONCURRENTLY_LATE: &str =
+        "… both at once, the first CreateRecordingConfiguration answering 300 ms late";
+}
+
+fn create_cases() -> Vec<Case> {
+    let k = Kind::Create;
+    let mut cases = faults_on_first_calls(k);
+    cases.extend(creating(k));
+    cases.extend(iam_propagation(k));
+    cases.extend(cloudformation_check(k));
+    cases
+}
+
+fn replace_cases() -> Vec<Case> {
+    let k = Kind::Replace;
+    let mut cases = faults_on_first_calls(k);
+    cases.extend(creating(k));
+    cases.extend(cloudformation_check(k));
+    cases
+}
+
+fn tags_only_cases() -> Vec<Case> {
+    let k = Kind::TagsOnly;
+    let mut cases = faults_on_first_calls(k);
     cases.push(
         Case::new(
-            r,
+            k,
+            row::GET_FOR_DATA_DENIED,
             "GetRecordingConfiguration (for Data) after the tags were set is refused",
         )
         .fault(Fault::always(GET, error("AccessDeniedException", GET)))
         .expect(failed(Id::Existing, Stored::ExistingTagged).reasons(denied_for(GET))),
     );
-    run_matrix("Update (tags only)", cases).await;
+    cases
 }
 
-#[tokio::test]
-async fn delete_matrix() {
-    let r = Request::Delete;
-    let mut cases = faults_on_first_calls(r);
+fn delete_cases() -> Vec<Case> {
+    let k = Kind::Delete;
+    let mut cases = faults_on_first_calls(k);
     cases.extend([
         Case::new(
-            r,
+            k,
+            row::FIRST_CALLS_REFUSED,
             "DeleteRecordingConfiguration answers ConflictException 3 times, then OK",
         )
         .fault(Fault::times(DELETE, error("ConflictException", DELETE), 3))
-        .expect(ok(r).calls(DELETE, Calls::Exactly(4))),
+        .expect(ok(k).calls(DELETE, Times::Exactly(4))),
         // IVS's own conflict, under its Delete quota: the retries are throttled too.
-        Case::new(r, "a channel records with the configuration")
+        Case::new(k, row::CHANNELS, "a channel records with the configuration")
             .channels(["studio-a"])
             .left(SHORT)
             .expect(
-                unchanged(r)
+                unchanged(k)
                     .reason([
                         "A channel still references",
                         &format!("Channels still recording with it: studio-a ({CHANNEL_PREFIX}"),
                         "Remove it from the channel",
                     ])
                     .names_channels(1)
-                    .calls(DELETE, Calls::AtLeast(3))
-                    .calls(Operation::ListChannels, Calls::Exactly(1)),
+                    .calls(DELETE, Times::AtLeast(3))
+                    .calls(Operation::ListChannels, Times::Exactly(1)),
             ),
-        Case::new(r, "seven channels record with the configuration")
-            .channels(["ch-1", "ch-2", "ch-3", "ch-4", "ch-5", "ch-6", "ch-7"])
-            .left(SHORT)
-            // Which five is up to IVS's order.
-            .expect(
-                unchanged(r)
-                    .reason([
-                        "Channels still recording with it: ch-",
-                        ") and more. Remove it",
-                    ])
-                    .names_channels(5),
-            ),
+        Case::new(
+            k,
+            row::CHANNELS,
+            "seven channels record with the configuration",
+        )
+        .channels(["ch-1", "ch-2", "ch-3", "ch-4", "ch-5", "ch-6", "ch-7"])
+        .left(SHORT)
+        // Which five is up to IVS's order.
+        .expect(
+            unchanged(k)
+                .reason([
+                    "Channels still recording with it: ch-",
+                    ") and more. Remove it",
+                ])
+                .names_channels(5),
+        ),
     ]);
-    run_matrix("Delete", cases).await;
+    cases
 }
 
-#[tokio::test]
-async fn response_url_matrix() {
+fn response_url_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for r in Request::ALL {
+    for k in Kind::ALL {
         cases.extend([
-            Case::new(r, "ResponseURL answers 500 three times, then 200")
-                .sink([
-                    SinkReply::Status(500),
-                    SinkReply::Status(500),
-                    SinkReply::Status(500),
-                ])
-                .expect(ok(r)),
-            Case::new(r, "ResponseURL resets the connection twice, then 200")
-                .sink([SinkReply::ConnectionReset, SinkReply::ConnectionReset])
-                .expect(ok(r)),
             Case::new(
-                r,
+                k,
+                row::RESPONSE_URL_PASSING,
+                "ResponseURL answers 500 three times, then 200",
+            )
+            .sink([
+                SinkReply::Status(500),
+                SinkReply::Status(500),
+                SinkReply::Status(500),
+            ])
+            .expect(ok(k)),
+            Case::new(
+                k,
+                row::RESPONSE_URL_PASSING,
+                "ResponseURL resets the connection twice, then 200",
+            )
+            .sink([SinkReply::ConnectionReset, SinkReply::ConnectionReset])
+            .expect(ok(k)),
+            Case::new(
+                k,
+                row::RESPONSE_URL_PASSING,
                 "ResponseURL hangs once (the attempt times out), then 200",
             )
             .sink([SinkReply::Hang])
-            .expect(ok(r)),
-            Case::new(r, "ResponseURL answers 403")
+            .expect(ok(k)),
+            Case::new(k, row::RESPONSE_URL_403, "ResponseURL answers 403")
                 .sink([SinkReply::Status(403)])
-                .expect(ok(r).refused()),
-            Case::new(r, "ResponseURL answers 500 every time")
-                .sink(vec![SinkReply::Status(500); 500])
-                .left(SHORT)
-                .expect(ok(r).undelivered()),
-            Case::new(r, "ResponseURL hangs every time")
+                .expect(ok(k).refused()),
+            Case::new(
+                k,
+                row::RESPONSE_URL_BROKEN,
+                "ResponseURL answers 500 every time",
+            )
+            .sink(vec![SinkReply::Status(500); 500])
+            .left(SHORT)
+            .expect(ok(k).undelivered()),
+            Case::new(k, row::RESPONSE_URL_BROKEN, "ResponseURL hangs every time")
                 .sink(vec![SinkReply::Hang; 100])
                 .left(SHORT)
-                .expect(ok(r).undelivered()),
+                .expect(ok(k).undelivered()),
         ]);
     }
-    run_matrix("ResponseURL", cases).await;
+    cases
 }
 
-#[tokio::test]
-async fn duplicate_delivery_matrix() {
+fn duplicate_delivery_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for r in Request::ALL {
-        let once = |e: Expect| match r {
-            Request::Create | Request::Replace => e.calls(CREATE, Calls::Exactly(1)),
+    for k in Kind::ALL {
+        let once = |e: Expect| match k {
+            Kind::Create | Kind::Replace => e.calls(CREATE, Times::Exactly(1)),
             _ => e,
         };
         cases.push(
-            Case::new(r, "delivered twice, one after the other")
+            Case::new(k, row::TWICE, "delivered twice, one after the other")
                 .deliveries(Deliveries::Twice)
-                .expect(once(ok(r))),
+                .expect(once(ok(k))),
         );
-        match r {
-            Request::Create | Request::Replace => cases.extend([
-                Case::new(r, "delivered twice, the second while the first's configuration is CREATING")
+        match k {
+            Kind::Create | Kind::Replace => cases.extend([
+                Case::new(k, row::CONCURRENTLY, "delivered twice, the second while the first's configuration is CREATING")
                     .stabilize(Stabilization::ActiveAfter(ms(500)))
                     .deliveries(Deliveries::SecondWhileCreating)
-                    .expect(once(ok(r))),
+                    .expect(once(ok(k))),
                 // IVS answers a create with CREATING and takes seconds to settle, so a delivery
                 // whose create lands 300 ms late still does so before the other has answered:
                 // both look again once ACTIVE and keep the oldest by the marker's time. A race,
                 // hence 10 runs.
-                Case::new(r, "delivered twice at once, the first CreateRecordingConfiguration answering 300 ms late")
+                Case::new(k, row::CONCURRENTLY_LATE, "delivered twice at once, the first CreateRecordingConfiguration answering 300 ms late")
                     .stabilize(Stabilization::ActiveAfter(ms(500)))
                     .fault(Fault::once(CREATE, FaultKind::Hang(ms(300))))
                     .deliveries(Deliveries::AtOnce)
                     .runs(10)
-                    .expect(ok(r)),
+                    .expect(ok(k)),
             ]),
-            Request::TagsOnly | Request::Delete => cases.push(
-                Case::new(r, "delivered twice at once")
+            Kind::TagsOnly | Kind::Delete => cases.push(
+                Case::new(k, row::CONCURRENTLY, "delivered twice at once")
                     .deliveries(Deliveries::AtOnce)
-                    .expect(ok(r)),
+                    .expect(ok(k)),
             ),
         }
     }
-    run_matrix("duplicate deliveries", cases).await;
+    cases
 }
 
-// A panic inside the handler is answered FAILED by `answer_or_failed`; it is covered by the unit
-// test `a_panic_becomes_a_failed_answer_naming_it` in src/handler.rs (nothing here can make the
-// handler panic).
+// ---------------------------------------------------------------------------------------------
+// The README's table
+// ---------------------------------------------------------------------------------------------
+
+const README_SECTION: &str = "## Guarantees and the fault matrix";
+
+#[test]
+fn the_readme_table_is_the_one_the_cases_name() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let rows = readme_table(&readme);
+    let cases = every_case();
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for row in &rows {
+        if !seen.insert(row[0].as_str()) {
+            problems.push(format!("row {:?} is in the table twice", row[0]));
+        }
+    }
+    for case in &cases {
+        match rows.iter().find(|row| row[0] == case.row) {
+            None => problems.push(format!(
+                "{} names row {:?}, which the table lacks",
+                case.name, case.row
+            )),
+            Some(row) if is_empty_cell(&row[case.kind.column_index()]) => problems.push(format!(
+                "{} runs under {:?}, where row {:?} says {:?}",
+                case.name,
+                case.kind.column(),
+                case.row,
+                row[case.kind.column_index()]
+            )),
+            Some(_) => {}
+        }
+    }
+    for row in &rows {
+        if let Some(covered) = covered_elsewhere(row) {
+            problems.extend(check_citation(root, &row[0], &covered).err());
+            continue;
+        }
+        for k in Kind::ALL {
+            let exercised = cases.iter().any(|c| c.kind == k && c.row == row[0]);
+            if !is_empty_cell(&row[k.column_index()]) && !exercised {
+                problems.push(format!(
+                    "row {:?} says {:?} under {:?}, and no {k:?} case names it",
+                    row[0],
+                    row[k.column_index()],
+                    k.column()
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the README's fault matrix (\"{README_SECTION}\") and the cases disagree:\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+/// The rows of the first table in the README's section, as their cells; the header must be the
+/// matrix's columns.
+fn readme_table(readme: &str) -> Vec<Vec<String>> {
+    let (_, section) = readme
+        .split_once(&format!("\n{README_SECTION}\n"))
+        .unwrap_or_else(|| panic!("the README has no section {README_SECTION:?}"));
+    let section = section.split("\n## ").next().unwrap_or_default();
+    let mut lines = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect::<Vec<_>>()
+        });
+    let header = lines.next().expect("a table in the section");
+    let columns: Vec<&str> = std::iter::once("injected")
+        .chain(Kind::ALL.map(Kind::column))
+        .collect();
+    assert_eq!(header, columns, "the table's columns");
+    lines.next(); // |---|---|…
+    let rows: Vec<Vec<String>> = lines.collect();
+    for row in &rows {
+        assert_eq!(
+            row.len(),
+            columns.len(),
+            "a row of {} cells: {row:?}",
+            row.len()
+        );
+    }
+    rows
+}
+
+/// A cell that says the request type has no such case: "—", perhaps with a footnote.
+fn is_empty_cell(cell: &str) -> bool {
+    cell.starts_with('—')
+}
+
+/// What a row the matrix cannot drive cites after "covered by": the backquoted names up to and
+/// including the first file (`….rs`).
+fn covered_elsewhere(row: &[String]) -> Option<Vec<String>> {
+    let text = row.join(" | ");
+    let (_, after) = text.split_once("covered by ")?;
+    let mut cited = Vec::new();
+    for quoted in after.split('`').skip(1).step_by(2) {
+        cited.push(quoted.to_string());
+        if quoted.ends_with(".rs") {
+            return Some(cited);
+        }
+    }
+    Some(cited)
+}
+
+/// The cited file exists, relative to the repository, and holds each cited test.
+fn check_citation(root: &std::path::Path, row: &str, cited: &[String]) -> Result<(), String> {
+    let Some((file, tests)) = cited.split_last().filter(|(f, _)| f.ends_with(".rs")) else {
+        return Err(format!(
+            "row {row:?} says \"covered by\" but names no `….rs` file"
+        ));
+    };
+    let source = std::fs::read_to_string(root.join(file))
+        .map_err(|e| format!("row {row:?} cites {file}, which cannot be read: {e}"))?;
+    for test in tests {
+        let name = test.rsplit("::").next().unwrap_or(test);
+        if !source.contains(&format!("fn {name}(")) {
+            return Err(format!(
+                "row {row:?} cites `{test}` in {file}, which does not hold it: find where it \
+                 went (grep -rn 'fn {name}(' src tests) and cite that"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The calls each request type makes first, in order; each gets every fault.
-fn first_calls(r: Request) -> &'static [Operation] {
-    match r {
+fn first_calls(k: Kind) -> &'static [Operation] {
+    match k {
         // ListRecordingConfigurations first: an earlier delivery may have created it already.
-        Request::Create | Request::Replace => &[LIST, CREATE],
-        Request::TagsOnly => &[LIST_TAGS, UNTAG, TAG],
-        Request::Delete => &[DELETE],
+        Kind::Create | Kind::Replace => &[LIST, CREATE],
+        Kind::TagsOnly => &[LIST_TAGS, UNTAG, TAG],
+        Kind::Delete => &[DELETE],
     }
 }
 
-fn faults_on_first_calls(r: Request) -> Vec<Case> {
-    let nothing = match r {
-        Request::Create | Request::Replace => ok(r).calls(LIST, Calls::Exactly(2)),
-        _ => ok(r),
+fn faults_on_first_calls(k: Kind) -> Vec<Case> {
+    let nothing = match k {
+        Kind::Create | Kind::Replace => ok(k).calls(LIST, Times::Exactly(2)),
+        _ => ok(k),
     };
     let mut cases = vec![
-        Case::new(r, "no fault").expect(nothing),
+        Case::new(k, row::NOTHING, "no fault").expect(nothing),
         Case::new(
-            r,
+            k,
+            row::TOO_LATE,
             "arrives with 0.5 s left, less than the 0.8 s safety margin",
         )
         .left(CLOSE)
         .expect(
-            unchanged(r)
+            unchanged(k)
                 .reason([
                     "timed out before starting",
                     "safety margin",
@@ -319,96 +507,123 @@ fn faults_on_first_calls(r: Request) -> Vec<Case> {
                 .no_ivs_call(),
         ),
     ];
-    for &op in first_calls(r) {
+    for &op in first_calls(k) {
         let on = |what: &str| format!("{op} {what}");
         cases.extend([
-            Case::new(r, on("answers a raw 500 once, then OK"))
-                .fault(Fault::once(op, raw(500)))
-                .expect(ok(r).calls(op, Calls::AtLeast(2))),
-            Case::new(r, on("answers InternalServerException twice, then OK"))
-                .fault(Fault::times(op, error("InternalServerException", op), 2))
-                .expect(ok(r).calls(op, Calls::AtLeast(3))),
-            Case::new(r, on("answers 429 ThrottlingException once, then OK"))
-                .fault(Fault::once(op, error("ThrottlingException", op)))
-                .expect(ok(r).calls(op, Calls::AtLeast(2))),
-            Case::new(r, on("resets the connection once, then OK"))
-                .fault(Fault::once(op, FaultKind::ConnectionReset))
-                .expect(ok(r).calls(op, Calls::AtLeast(2))),
-            Case::new(r, on("answers 300 ms late"))
+            Case::new(
+                k,
+                row::FIRST_CALLS_PASSING,
+                on("answers a raw 500 once, then OK"),
+            )
+            .fault(Fault::once(op, raw(500)))
+            .expect(ok(k).calls(op, Times::AtLeast(2))),
+            Case::new(
+                k,
+                row::FIRST_CALLS_PASSING,
+                on("answers InternalServerException twice, then OK"),
+            )
+            .fault(Fault::times(op, error("InternalServerException", op), 2))
+            .expect(ok(k).calls(op, Times::AtLeast(3))),
+            Case::new(
+                k,
+                row::FIRST_CALLS_PASSING,
+                on("answers 429 ThrottlingException once, then OK"),
+            )
+            .fault(Fault::once(op, error("ThrottlingException", op)))
+            .expect(ok(k).calls(op, Times::AtLeast(2))),
+            Case::new(
+                k,
+                row::FIRST_CALLS_PASSING,
+                on("resets the connection once, then OK"),
+            )
+            .fault(Fault::once(op, FaultKind::ConnectionReset))
+            .expect(ok(k).calls(op, Times::AtLeast(2))),
+            Case::new(k, row::FIRST_CALLS_PASSING, on("answers 300 ms late"))
                 .fault(Fault::once(op, FaultKind::Hang(ms(300))))
-                .expect(ok(r)),
+                .expect(ok(k)),
         ]);
-        cases.extend(CODES.iter().map(|code| lasting_error(r, op, code)));
+        cases.extend(CODES.iter().map(|code| lasting_error(k, op, code)));
         cases.extend([
-            Case::new(r, on("answers a raw 500 every time"))
-                .fault(Fault::always(op, raw(500)))
-                .expect(
-                    unchanged(r)
-                        .reason([op.name(), "HTTP 500"])
-                        .calls(op, Calls::AtLeast(2)),
-                ),
-            Case::new(r, on("resets every connection"))
+            Case::new(
+                k,
+                row::FIRST_CALLS_BROKEN,
+                on("answers a raw 500 every time"),
+            )
+            .fault(Fault::always(op, raw(500)))
+            .expect(
+                unchanged(k)
+                    .reason([op.name(), "HTTP 500"])
+                    .calls(op, Times::AtLeast(2)),
+            ),
+            Case::new(k, row::FIRST_CALLS_BROKEN, on("resets every connection"))
                 .fault(Fault::always(op, FaultKind::ConnectionReset))
                 .expect(
-                    unchanged(r)
+                    unchanged(k)
                         .reason([op.name(), "connection closed"])
-                        .calls(op, Calls::AtLeast(2)),
+                        .calls(op, Times::AtLeast(2)),
                 ),
-            malformed(r, op),
-            Case::new(r, on("hangs past the deadline"))
+            malformed(k, op),
+            Case::new(k, row::FIRST_CALLS_HANG, on("hangs past the deadline"))
                 .fault(Fault::always(op, FaultKind::Hang(Duration::from_secs(60))))
                 .left(SHORT)
-                .expect(unchanged(r).reason([format!("timed out waiting for IVS {op}").as_str()])),
+                .expect(unchanged(k).reason([format!("timed out waiting for IVS {op}").as_str()])),
         ]);
     }
     cases
 }
 
 /// `op` answers `code` every time.
-fn lasting_error(r: Request, op: Operation, code: &str) -> Case {
+fn lasting_error(k: Kind, op: Operation, code: &str) -> Case {
     let message = message(code, op);
-    let case = Case::new(r, format!("{op} answers {code} every time"))
+    let row = match code {
+        "InternalServerException" => row::FIRST_CALLS_BROKEN,
+        "ThrottlingException" => row::FIRST_CALLS_THROTTLED,
+        "AccessDeniedException" => row::FIRST_CALLS_DENIED,
+        "ResourceNotFoundException" => row::FIRST_CALLS_NOT_FOUND,
+        _ => row::FIRST_CALLS_REFUSED,
+    };
+    let case = Case::new(k, row, format!("{op} answers {code} every time"))
         .fault(Fault::always(op, error(code, op)));
     let tries = if code == "InternalServerException" {
-        Calls::AtLeast(2) // the SDK's standard retries
+        Times::AtLeast(2) // the SDK's standard retries
     } else {
-        Calls::Exactly(1)
+        Times::Exactly(1)
     };
-    match (r, code) {
+    match (k, code) {
         // Waited out until the work deadline, then named with the quota: a short deadline.
         // The last message is IVS's, or "Rate exceeded" when the deadline cut off the SDK's own
         // retries (IVS's word for it).
         (_, "ThrottlingException") => case.left(THROTTLED).expect(
-            unchanged(r)
+            unchanged(k)
                 .reasons(throttled(op))
                 .reason_any([format!("last: {message})").as_str(), "last: Rate exceeded)"])
-                .calls(op, Calls::AtLeast(2)),
+                .calls(op, Times::AtLeast(2)),
         ),
         // Retried for the grace given to IAM propagation, then named with the permission.
         (_, "AccessDeniedException") => case.expect(
-            unchanged(r)
+            unchanged(k)
                 .reasons(denied_for(op))
-                .calls(op, Calls::AtLeast(2)),
+                .calls(op, Times::AtLeast(2)),
         ),
         // A real 404 means it is gone; here the fault stood in for the deletion, so it stays.
-        (Request::Delete, "ResourceNotFoundException") => case.expect(
+        (Kind::Delete, "ResourceNotFoundException") => case.expect(
             success(Id::Existing, Stored::Existing)
                 .reason(["was already gone"])
                 .calls(op, tries),
         ),
         // No channel uses it, so none is named: the Reason is the conflict's.
-        (Request::Delete, "ConflictException") => case.left(SHORT).expect(
-            unchanged(r)
+        (Kind::Delete, "ConflictException") => case.left(SHORT).expect(
+            unchanged(k)
                 .reason(["A channel still references", &message, "then retry"])
-                .calls(op, Calls::AtLeast(3)),
+                .calls(op, Times::AtLeast(3)),
         ),
-        (Request::TagsOnly, "ResourceNotFoundException") => case.expect(
-            unchanged(r)
+        (Kind::TagsOnly, "ResourceNotFoundException") => case.expect(
+            unchanged(k)
                 .reason(["no longer exists", op.name(), code, &message])
                 .calls(op, tries),
         ),
         _ => case.expect(
-            unchanged(r)
+            unchanged(k)
                 .reason([op.name(), code, &message])
                 .calls(op, tries),
         ),
@@ -440,12 +655,16 @@ fn denied_for(op: Operation) -> Vec<String> {
 }
 
 /// `op` answers 200 once, with a body cut short.
-fn malformed(r: Request, op: Operation) -> Case {
-    let case = Case::new(r, format!("{op} answers 200 with a malformed body"))
-        .fault(Fault::once(op, FaultKind::MalformedBody));
+fn malformed(k: Kind, op: Operation) -> Case {
+    let case = Case::new(
+        k,
+        row::FIRST_CALLS_MALFORMED,
+        format!("{op} answers 200 with a malformed body"),
+    )
+    .fault(Fault::once(op, FaultKind::MalformedBody));
     match op {
         LIST | CREATE | LIST_TAGS | GET => {
-            case.expect(unchanged(r).reason([op.name()]).reason_any(UNREADABLE))
+            case.expect(unchanged(k).reason([op.name()]).reason_any(UNREADABLE))
         }
         // No output to read: the 200 is the success. The fault stood in for the operation, so
         // what it would have changed is unchanged in the emulator.
@@ -454,115 +673,119 @@ fn malformed(r: Request, op: Operation) -> Case {
 }
 
 /// What happens after CreateRecordingConfiguration, for Create and replace.
-fn creating(r: Request) -> Vec<Case> {
+fn creating(k: Kind) -> Vec<Case> {
     let slow = Stabilization::ActiveAfter(ms(300));
     let on_get = |what: &str| format!("{GET} {what} while polled");
     vec![
-        Case::new(r, "ACTIVE after 300 ms")
+        Case::new(k, row::NOTHING, "ACTIVE after 300 ms")
             .stabilize(slow.clone())
             .expect(
-                ok(r)
-                    .calls(GET, Calls::AtLeast(2))
-                    .calls(LIST, Calls::Exactly(2)),
+                ok(k)
+                    .calls(GET, Times::AtLeast(2))
+                    .calls(LIST, Times::Exactly(2)),
             ),
         Case::new(
-            r,
+            k,
+            row::LIST_AFTER_CREATE_FAILS,
             "ListRecordingConfigurations once ACTIVE (the check for a concurrent delivery) is refused",
         )
         .fault(Fault::once(LIST, FaultKind::Hang(Duration::ZERO))) // the first one passes
         .fault(Fault::always(LIST, error("AccessDeniedException", LIST)))
         // Before creating, then the check, retried for the grace.
-        .expect(ok(r).calls(LIST, Calls::AtLeast(3))),
-        Case::new(r, on_get("answers a raw 500 once"))
+        .expect(ok(k).calls(LIST, Times::AtLeast(3))),
+        Case::new(k, row::GET_PASSING, on_get("answers a raw 500 once"))
             .stabilize(slow.clone())
             .fault(Fault::once(GET, raw(500)))
-            .expect(ok(r)),
-        Case::new(r, on_get("answers 429 ThrottlingException twice"))
+            .expect(ok(k)),
+        Case::new(k, row::GET_PASSING, on_get("answers 429 ThrottlingException twice"))
             .stabilize(slow.clone())
             .fault(Fault::times(GET, error("ThrottlingException", GET), 2))
-            .expect(ok(r)),
-        Case::new(r, on_get("resets the connection once"))
+            .expect(ok(k)),
+        Case::new(k, row::GET_PASSING, on_get("resets the connection once"))
             .stabilize(slow.clone())
             .fault(Fault::once(GET, FaultKind::ConnectionReset))
-            .expect(ok(r)),
-        Case::new(r, on_get("answers 200 with a malformed body once"))
+            .expect(ok(k)),
+        Case::new(k, row::GET_PASSING, on_get("answers 200 with a malformed body once"))
             .stabilize(slow.clone())
             .fault(Fault::once(GET, FaultKind::MalformedBody))
-            .expect(ok(r)),
-        Case::new(r, on_get("answers AccessDeniedException"))
+            .expect(ok(k)),
+        Case::new(k, row::GET_DENIED, on_get("answers AccessDeniedException"))
             .stabilize(slow.clone())
             .fault(Fault::always(GET, error("AccessDeniedException", GET)))
             .expect(
-                unchanged(r)
+                unchanged(k)
                     .reasons(denied_for(GET))
                     .reason(["It was deleted"])
-                    .calls(GET, Calls::AtLeast(2))
-                    .calls(DELETE, Calls::Exactly(1)),
+                    .calls(GET, Times::AtLeast(2))
+                    .calls(DELETE, Times::Exactly(1)),
             ),
         // Once IVS throttles it, the SDK's adaptive mode slows the whole client down, so the
         // clean-up Delete may wait past its slice of the margin: then as when it is refused.
-        Case::new(r, on_get("answers ThrottlingException every time"))
+        Case::new(k, row::GET_THROTTLED, on_get("answers ThrottlingException every time"))
             .stabilize(slow.clone())
             .fault(Fault::always(GET, error("ThrottlingException", GET)))
             .left(SHORT)
             .expect(
-                unchanged(r)
+                unchanged(k)
                     .reason(["timed out waiting for recording configuration"])
                     .reasons(throttled(GET))
                     .reason(["It was deleted"]),
             )
-            .expect(clean_up_failed(r).reasons(throttled(GET))),
+            .expect(clean_up_failed(k).reasons(throttled(GET))),
         Case::new(
-            r,
+            k,
+            row::GET_404_ONCE,
             on_get("answers 404 once although the configuration exists"),
         )
         .stabilize(slow.clone())
         .fault(Fault::once(GET, error("ResourceNotFoundException", GET)))
-        .expect(ok(r).calls(DELETE, Calls::Exactly(0))),
-        Case::new(r, "reads lag the create by 2 s (Get answers 404, List omits it)")
+        .expect(ok(k).calls(DELETE, Times::Exactly(0))),
+        Case::new(k, row::READ_LAG, "reads lag the create by 2 s (Get answers 404, List omits it)")
             .stabilize(slow.clone())
             .read_lag(Duration::from_secs(2))
             .expect(
-                ok(r)
-                    .calls(GET, Calls::AtLeast(4))
-                    .calls(DELETE, Calls::Exactly(0)),
+                ok(k)
+                    .calls(GET, Times::AtLeast(4))
+                    .calls(DELETE, Times::Exactly(0)),
             ),
-        Case::new(r, "reads lag the create for longer than the read-lag grace")
+        Case::new(k, row::READ_LAG_PAST_GRACE, "reads lag the create for longer than the read-lag grace")
             .stabilize(slow.clone())
             .read_lag(Duration::from_secs(60))
-            .expect(unchanged(r).reason([
+            .expect(unchanged(k).reason([
                 "disappeared while waiting for it to become ACTIVE",
                 "It was deleted",
             ])),
-        Case::new(r, format!("{GET} hangs past the deadline"))
+        Case::new(k, row::GET_HANG, format!("{GET} hangs past the deadline"))
             .stabilize(slow.clone())
             .fault(Fault::always(GET, FaultKind::Hang(Duration::from_secs(60))))
             .left(SHORT)
-            .expect(unchanged(r).reason([
+            .expect(unchanged(k).reason([
                 "timed out waiting for recording configuration",
                 "It was deleted",
             ])),
-        Case::new(r, "stays CREATING forever")
+        Case::new(k, row::CREATING_FOREVER, "stays CREATING forever")
             .stabilize(Stabilization::CreatingForever)
             .left(SHORT)
-            .expect(unchanged(r).reason([
+            .expect(unchanged(k).reason([
                 "timed out waiting for recording configuration",
                 "still CREATING",
                 "It was deleted",
             ])),
         Case::new(
-            r,
+            k,
+            row::CLEAN_UP_SLOW,
             "stays CREATING forever, and the clean-up Delete takes 150 ms",
         )
         .stabilize(Stabilization::CreatingForever)
         .fault(Fault::always(DELETE, FaultKind::Hang(ms(150))))
         .left(SHORT)
-        .expect(unchanged(r).reason([
+        .expect(unchanged(k).reason([
             "timed out waiting for recording configuration",
             "It was deleted",
         ])),
         Case::new(
-            r,
+            k,
+            row::CLEAN_UP_REFUSED,
             "stays CREATING forever, and the clean-up Delete is refused",
         )
         .stabilize(Stabilization::CreatingForever)
@@ -571,29 +794,29 @@ fn creating(r: Request) -> Vec<Case> {
             error("AccessDeniedException", DELETE),
         ))
         .left(SHORT)
-        .expect(clean_up_failed(r).reason(["AccessDeniedException"])),
-        Case::new(r, "goes CREATE_FAILED")
+        .expect(clean_up_failed(k).reason(["AccessDeniedException"])),
+        Case::new(k, row::CREATE_FAILED, "goes CREATE_FAILED")
             .stabilize(Stabilization::CreateFailedAfter(ms(100)))
-            .expect(unchanged(r).reason([
+            .expect(unchanged(k).reason([
                 "CREATE_FAILED",
                 "S3 bucket demo-bucket is not in us-east-1",
                 "It was deleted",
             ])),
-        Case::new(r, "vanishes (404) while polled")
+        Case::new(k, row::VANISHES, "vanishes (404) while polled")
             .stabilize(Stabilization::VanishAfter(ms(200)))
-            .expect(unchanged(r).reason(["disappeared while waiting"])),
-        Case::new(r, "needs 2 s to become ACTIVE, 0.7 s of work time is left")
+            .expect(unchanged(k).reason(["disappeared while waiting"])),
+        Case::new(k, row::TOO_SLOW_TO_SETTLE, "needs 2 s to become ACTIVE, 0.7 s of work time is left")
             .stabilize(Stabilization::ActiveAfter(Duration::from_secs(2)))
             .left(ms(1500))
-            .expect(unchanged(r).reason(["timed out waiting for recording configuration"])),
+            .expect(unchanged(k).reason(["timed out waiting for recording configuration"])),
     ]
 }
 
 /// FAILED after a timeout, and the clean-up Delete failed too: a Create answers with the new ARN
 /// so that the rollback's Delete removes it; a replacement names it to delete by hand.
-fn clean_up_failed(r: Request) -> Expect {
-    match r {
-        Request::Create => failed(Id::New, Stored::Answered)
+fn clean_up_failed(k: Kind) -> Expect {
+    match k {
+        Kind::Create => failed(Id::New, Stored::Answered)
             .reason(["timed out", "the stack's rollback will delete it"]),
         _ => {
             failed(Id::Existing, Stored::ExistingAndNamedInReason).reason(["timed out", "by hand"])
@@ -604,47 +827,66 @@ fn clean_up_failed(r: Request) -> Expect {
 /// Before answering SUCCESS with a new configuration, the function asks CloudFormation whether
 /// it still waits (DescribeStackResource, within 1 s here, 2 s by default); when it cannot be
 /// asked, it answers as if it did.
-fn cloudformation_check(r: Request) -> Vec<Case> {
-    let (waiting, gave_up) = match r {
-        Request::Create => ("CREATE_IN_PROGRESS", "CREATE_FAILED"),
+fn cloudformation_check(k: Kind) -> Vec<Case> {
+    let (waiting, gave_up) = match k {
+        Kind::Create => ("CREATE_IN_PROGRESS", "CREATE_FAILED"),
         _ => ("UPDATE_IN_PROGRESS", "UPDATE_FAILED"),
     };
-    let asked_once = |e: Expect| e.calls(DESCRIBE, Calls::Exactly(1));
+    let asked_once = |e: Expect| e.calls(DESCRIBE, Times::Exactly(1));
     let mut cases = vec![
-        Case::new(r, format!("CloudFormation shows {waiting}"))
-            .cloudformation_shows(waiting)
-            .expect(asked_once(ok(r))),
         Case::new(
-            r,
+            k,
+            row::CLOUDFORMATION_WAITS,
+            format!("CloudFormation shows {waiting}"),
+        )
+        .cloudformation_shows(waiting)
+        .expect(asked_once(ok(k))),
+        Case::new(
+            k,
+            row::CLOUDFORMATION_STOPPED,
             format!("CloudFormation shows {gave_up} (it cancelled the operation)"),
         )
         .cloudformation_shows(gave_up)
-        .expect(asked_once(unchanged(r).reasons(vec![
+        .expect(asked_once(unchanged(k).reasons(vec![
             format!("CloudFormation stopped waiting for this resource (it shows {gave_up}"),
             "It was deleted; nothing is left behind".to_string(),
         ]))),
         Case::new(
-            r,
+            k,
+            row::CLOUDFORMATION_UNANSWERED,
             "CloudFormation does not know the stack (a hand-written event)",
         )
-        .expect(asked_once(ok(r))),
-        Case::new(r, "DescribeStackResource hangs past its bound")
-            .cloudformation_shows(gave_up)
-            .fault(Fault::always(DESCRIBE, FaultKind::HangForever))
-            .expect(ok(r)),
-        Case::new(r, "DescribeStackResource answers a malformed body")
-            .cloudformation_shows(gave_up)
-            .fault(Fault::always(DESCRIBE, FaultKind::MalformedBody))
-            .expect(ok(r)),
-        Case::new(r, "DescribeStackResource resets the connection every time")
-            .cloudformation_shows(gave_up)
-            .fault(Fault::always(DESCRIBE, FaultKind::ConnectionReset))
-            .expect(ok(r)),
+        .expect(asked_once(ok(k))),
+        Case::new(
+            k,
+            row::CLOUDFORMATION_UNANSWERED,
+            "DescribeStackResource hangs past its bound",
+        )
+        .cloudformation_shows(gave_up)
+        .fault(Fault::always(DESCRIBE, FaultKind::HangForever))
+        .expect(ok(k)),
+        Case::new(
+            k,
+            row::CLOUDFORMATION_UNANSWERED,
+            "DescribeStackResource answers a malformed body",
+        )
+        .cloudformation_shows(gave_up)
+        .fault(Fault::always(DESCRIBE, FaultKind::MalformedBody))
+        .expect(ok(k)),
+        Case::new(
+            k,
+            row::CLOUDFORMATION_UNANSWERED,
+            "DescribeStackResource resets the connection every time",
+        )
+        .cloudformation_shows(gave_up)
+        .fault(Fault::always(DESCRIBE, FaultKind::ConnectionReset))
+        .expect(ok(k)),
     ];
     for code in ["AccessDenied", "Throttling"] {
         cases.push(
             Case::new(
-                r,
+                k,
+                row::CLOUDFORMATION_UNANSWERED,
                 format!("DescribeStackResource answers {code} every time"),
             )
             .cloudformation_shows(gave_up)
@@ -655,7 +897,7 @@ fn cloudformation_check(r: Request) -> Vec<Case> {
                     message: format!("{code} from the matrix"),
                 },
             ))
-            .expect(ok(r)),
+            .expect(ok(k)),
         );
     }
     cases
@@ -663,22 +905,26 @@ fn cloudformation_check(r: Request) -> Vec<Case> {
 
 /// IAM refusing every call, as while the function's role (created with the stack) propagates:
 /// the emulator's window starts with it, so only for Create.
-fn iam_propagation(r: Request) -> Vec<Case> {
+fn iam_propagation(k: Kind) -> Vec<Case> {
     vec![
-        Case::new(r, "IAM denies every call for the first 1 s (grace 3 s)")
-            .access_denied_for(Duration::from_secs(1))
-            .grace(Duration::from_secs(3))
-            .expect(ok(r).calls(CREATE, Calls::Exactly(1))),
-        Case::new(r, "IAM denies every call for good")
+        Case::new(
+            k,
+            row::IAM_PROPAGATING,
+            "IAM denies every call for the first 1 s (grace 3 s)",
+        )
+        .access_denied_for(Duration::from_secs(1))
+        .grace(Duration::from_secs(3))
+        .expect(ok(k).calls(CREATE, Times::Exactly(1))),
+        Case::new(k, row::IAM_DENIES, "IAM denies every call for good")
             .access_denied_for(Duration::from_secs(3600))
             .expect(
-                unchanged(r)
+                unchanged(k)
                     .reason([
                         "IVS ListRecordingConfigurations was denied (AccessDeniedException: ",
                         "the function's role may lack ivs:ListRecordingConfigurations",
                     ])
-                    .calls(LIST, Calls::AtLeast(2))
-                    .calls(CREATE, Calls::Exactly(0)),
+                    .calls(LIST, Times::AtLeast(2))
+                    .calls(CREATE, Times::Exactly(0)),
             ),
     ]
 }
@@ -688,7 +934,7 @@ fn iam_propagation(r: Request) -> Vec<Case> {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Request {
+enum Kind {
     Create,
     /// An Update changing `Name`: a new configuration.
     Replace,
@@ -697,13 +943,45 @@ enum Request {
     Delete,
 }
 
-impl Request {
-    const ALL: [Request; 4] = [
-        Request::Create,
-        Request::Replace,
-        Request::TagsOnly,
-        Request::Delete,
-    ];
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Create, Kind::Replace, Kind::TagsOnly, Kind::Delete];
+
+    /// Its column's position in the README's table, after "injected".
+    fn column_index(self) -> usize {
+        1 + Kind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .expect("one of ALL")
+    }
+
+    /// Its column's header in the README's table.
+    fn column(self) -> &'static str {
+        match self {
+            Kind::Create => "Create",
+            Kind::Replace => "Update (replace)",
+            Kind::TagsOnly => "Update (tags only)",
+            Kind::Delete => "Delete",
+        }
+    }
+
+    /// The event of this kind with `REQUEST_ID`; Update and Delete start from `existing`.
+    fn event(self, h: &Harness, existing: Option<&str>) -> Value {
+        let existing = existing.unwrap_or_default();
+        match self {
+            Kind::Create => create(h, REQUEST_ID, properties()),
+            Kind::Replace => {
+                let mut new = properties();
+                new["Name"] = json!("renamed");
+                update(h, REQUEST_ID, existing, properties(), new)
+            }
+            Kind::TagsOnly => {
+                let mut new = properties();
+                new["Tags"] = json!([{"Key": "env", "Value": "prod"}]);
+                update(h, REQUEST_ID, existing, properties(), new)
+            }
+            Kind::Delete => delete(h, REQUEST_ID, existing),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -716,11 +994,13 @@ enum Deliveries {
     SecondWhileCreating,
 }
 
-/// One cell of the matrix.
+/// One case of a cell of the matrix.
 #[derive(Clone)]
 struct Case {
     name: String,
-    request: Request,
+    kind: Kind,
+    /// Its row in the README's table, one of [`row`].
+    row: &'static str,
     /// For configurations created by the request (the one Update and Delete start from is
     /// ACTIVE).
     stabilization: Stabilization,
@@ -747,10 +1027,11 @@ struct Case {
 }
 
 impl Case {
-    fn new(request: Request, name: impl Into<String>) -> Case {
+    fn new(kind: Kind, row: &'static str, name: impl Into<String>) -> Case {
         Case {
-            name: format!("{request:?}: {}", name.into()),
-            request,
+            name: format!("{kind:?}: {}", name.into()),
+            kind,
+            row,
             stabilization: Stabilization::Immediate,
             faults: Vec::new(),
             sink: Vec::new(),
@@ -842,8 +1123,9 @@ enum Stored {
     ExistingAndNamedInReason,
 }
 
+/// What the ResponseURL does with the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Delivery {
+enum Receipt {
     /// Each delivery's answer accepted once, after the scripted failures.
     Accepted,
     /// The 403: one PUT, not retried, `Err(HandlerError::Send)`.
@@ -852,8 +1134,9 @@ enum Delivery {
     Undelivered,
 }
 
+/// How many calls of an operation a case expects.
 #[derive(Clone, Copy, Debug)]
-enum Calls {
+enum Times {
     Exactly(usize),
     AtLeast(usize),
 }
@@ -865,9 +1148,9 @@ struct Expect {
     stored: Stored,
     /// Each entry: the Reason contains one of these.
     reason: Vec<Vec<String>>,
-    delivery: Delivery,
+    receipt: Receipt,
     /// Requests per operation after the setup; `None`: all operations.
-    calls: Vec<(Option<Operation>, Calls)>,
+    calls: Vec<(Option<Operation>, Times)>,
     /// How many channel ARNs the Reason names.
     channels_named: Option<usize>,
 }
@@ -878,7 +1161,7 @@ fn success(id: Id, stored: Stored) -> Expect {
         id,
         stored,
         reason: Vec::new(),
-        delivery: Delivery::Accepted,
+        receipt: Receipt::Accepted,
         calls: Vec::new(),
         channels_named: None,
     }
@@ -892,20 +1175,20 @@ fn failed(id: Id, stored: Stored) -> Expect {
 }
 
 /// What the request does when nothing goes wrong.
-fn ok(r: Request) -> Expect {
-    match r {
-        Request::Create => success(Id::New, Stored::Answered).reason(["is ACTIVE"]),
-        Request::Replace => success(Id::New, Stored::ExistingAndAnswered).reason(["is ACTIVE"]),
-        Request::TagsOnly => success(Id::Existing, Stored::ExistingTagged).reason(["in place"]),
-        Request::Delete => success(Id::Existing, Stored::Nothing)
+fn ok(k: Kind) -> Expect {
+    match k {
+        Kind::Create => success(Id::New, Stored::Answered).reason(["is ACTIVE"]),
+        Kind::Replace => success(Id::New, Stored::ExistingAndAnswered).reason(["is ACTIVE"]),
+        Kind::TagsOnly => success(Id::Existing, Stored::ExistingTagged).reason(["in place"]),
+        Kind::Delete => success(Id::Existing, Stored::Nothing)
             .reason_any(["Deleted recording configuration", "was already gone"]),
     }
 }
 
 /// FAILED, and nothing new is left behind.
-fn unchanged(r: Request) -> Expect {
-    match r {
-        Request::Create => failed(Id::FailedCreate, Stored::Nothing),
+fn unchanged(k: Kind) -> Expect {
+    match k {
+        Kind::Create => failed(Id::FailedCreate, Stored::Nothing),
         _ => failed(Id::Existing, Stored::Existing),
     }
 }
@@ -925,7 +1208,7 @@ impl Expect {
             .push(alternatives.into_iter().map(str::to_string).collect());
         self
     }
-    fn calls(mut self, op: Operation, calls: Calls) -> Expect {
+    fn calls(mut self, op: Operation, calls: Times) -> Expect {
         self.calls.push((Some(op), calls));
         self
     }
@@ -934,15 +1217,15 @@ impl Expect {
         self
     }
     fn no_ivs_call(mut self) -> Expect {
-        self.calls.push((None, Calls::Exactly(0)));
+        self.calls.push((None, Times::Exactly(0)));
         self
     }
     fn refused(mut self) -> Expect {
-        self.delivery = Delivery::Refused;
+        self.receipt = Receipt::Refused;
         self
     }
     fn undelivered(mut self) -> Expect {
-        self.delivery = Delivery::Undelivered;
+        self.receipt = Receipt::Undelivered;
         self
     }
 }
@@ -1042,7 +1325,8 @@ fn panic_text(e: tokio::task::JoinError) -> String {
     format!("panicked: {text}")
 }
 
-struct Outcome {
+/// What the handler returned for one delivery, and when.
+struct Returned {
     result: Result<Delivered, HandlerError>,
     elapsed: Duration,
     deadline: Instant,
@@ -1051,7 +1335,7 @@ struct Outcome {
 /// What one run left behind.
 struct Observed {
     existing: Option<String>,
-    outcomes: Vec<Outcome>,
+    returned: Vec<Returned>,
     puts: Vec<RecordedPut>,
     stored: Vec<StoredConfiguration>,
     calls: Vec<RecordedRequest>,
@@ -1059,11 +1343,12 @@ struct Observed {
 
 async fn run_case(case: &Case) -> Result<(), String> {
     let h = Harness::with_options(case.emulator.clone(), case.config.clone()).await;
-    let existing = match case.request {
-        Request::Create => None,
+    let existing = match case.kind {
+        Kind::Create => None,
         _ => {
             let arn = created_arn(&h, SETUP_REQUEST_ID).await;
-            tokio::time::sleep(QUOTAS_REFILL).await;
+            // As long after the Create as CloudFormation's Updates and Deletes usually come.
+            h.emulator.refill_quotas();
             Some(arn)
         }
     };
@@ -1085,9 +1370,9 @@ async fn run_case(case: &Case) -> Result<(), String> {
     h.sink.script(case.sink.clone());
     let puts_before = h.sink.received().len();
     let calls_before = h.emulator.requests().len();
-    let event = event(&h, case.request, existing.as_deref());
+    let event = case.kind.event(&h, existing.as_deref());
 
-    let outcomes = match case.deliveries {
+    let returned = match case.deliveries {
         Deliveries::Once => vec![deliver(&h, event, case.left).await],
         Deliveries::Twice => vec![
             deliver(&h, event.clone(), case.left).await,
@@ -1116,7 +1401,7 @@ async fn run_case(case: &Case) -> Result<(), String> {
     };
     let observed = Observed {
         existing,
-        outcomes,
+        returned,
         puts: h.sink.received()[puts_before..].to_vec(),
         stored: h.configurations(),
         calls: h.emulator.requests()[calls_before..].to_vec(),
@@ -1131,24 +1416,6 @@ async fn run_case(case: &Case) -> Result<(), String> {
         Ok(())
     } else {
         Err(mismatches.join("\n      or: "))
-    }
-}
-
-fn event(h: &Harness, r: Request, existing: Option<&str>) -> Value {
-    let existing = existing.unwrap_or_default();
-    match r {
-        Request::Create => create(h, REQUEST_ID, properties()),
-        Request::Replace => {
-            let mut new = properties();
-            new["Name"] = json!("renamed");
-            update(h, REQUEST_ID, existing, properties(), new)
-        }
-        Request::TagsOnly => {
-            let mut new = properties();
-            new["Tags"] = json!([{"Key": "env", "Value": "prod"}]);
-            update(h, REQUEST_ID, existing, properties(), new)
-        }
-        Request::Delete => delete(h, REQUEST_ID, existing),
     }
 }
 
@@ -1174,10 +1441,10 @@ fn made_by(c: &StoredConfiguration, request_id: &str) -> bool {
         .is_some_and(|m| m.request_id == request_id)
 }
 
-async fn deliver(h: &Harness, event: Value, left: Duration) -> Outcome {
+async fn deliver(h: &Harness, event: Value, left: Duration) -> Returned {
     let started = Instant::now();
     let result = h.run(event, left).await;
-    Outcome {
+    Returned {
         result,
         elapsed: started.elapsed(),
         deadline: started + left,
@@ -1194,22 +1461,22 @@ macro_rules! ensure {
 
 fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
     // The handler's result, before the deadline.
-    for (i, outcome) in o.outcomes.iter().enumerate() {
+    for (i, r) in o.returned.iter().enumerate() {
         ensure!(
-            outcome.elapsed < case.left,
+            r.elapsed < case.left,
             "delivery {i} returned {:?} after it arrived, past the deadline {:?} after",
-            outcome.elapsed,
+            r.elapsed,
             case.left
         );
-        match (e.delivery, &outcome.result) {
-            (Delivery::Accepted, Ok(d)) => ensure!(
+        match (e.receipt, &r.result) {
+            (Receipt::Accepted, Ok(d)) => ensure!(
                 d.status == e.status,
                 "delivery {i} answered {} (expected {}): {}",
                 d.status,
                 e.status,
                 d.reason
             ),
-            (Delivery::Refused, Err(HandlerError::Send { status, source })) => {
+            (Receipt::Refused, Err(HandlerError::Send { status, source })) => {
                 ensure!(
                     *status == e.status,
                     "delivery {i}: {status} not delivered, expected {}",
@@ -1220,7 +1487,7 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
                     "delivery {i}: expected the 403 refusal, got {source}"
                 );
             }
-            (Delivery::Undelivered, Err(HandlerError::Send { status, source })) => {
+            (Receipt::Undelivered, Err(HandlerError::Send { status, source })) => {
                 ensure!(
                     *status == e.status,
                     "delivery {i}: {status} not delivered, expected {}",
@@ -1236,22 +1503,22 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
     }
 
     // The PUTs: the scripted failures, then one accepted answer per delivery.
-    let deliveries = o.outcomes.len();
+    let deliveries = o.returned.len();
     let scripted = case.sink.len();
     let puts = o.puts.len();
-    match e.delivery {
-        Delivery::Accepted => ensure!(
+    match e.receipt {
+        Receipt::Accepted => ensure!(
             puts == scripted + deliveries,
             "{puts} PUTs: expected {scripted} scripted failures and {deliveries} accepted answer(s)"
         ),
-        Delivery::Refused => ensure!(puts == 1, "{puts} PUTs after a 403, expected exactly 1"),
-        Delivery::Undelivered => ensure!(
+        Receipt::Refused => ensure!(puts == 1, "{puts} PUTs after a 403, expected exactly 1"),
+        Receipt::Undelivered => ensure!(
             puts >= 2 && puts <= scripted,
             "{puts} PUTs: expected at least 2 attempts, all failing"
         ),
     }
     let latest = o
-        .outcomes
+        .returned
         .iter()
         .map(|x| x.deadline)
         .max()
@@ -1292,8 +1559,8 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
             );
         }
     }
-    for outcome in &o.outcomes {
-        if let Ok(d) = &outcome.result {
+    for r in &o.returned {
+        if let Ok(d) = &r.result {
             ensure!(
                 bodies.iter().any(
                     |b| b["PhysicalResourceId"] == d.physical_resource_id.as_str()
@@ -1386,8 +1653,8 @@ fn check(case: &Case, e: &Expect, o: &Observed) -> Result<(), String> {
         let n = count(*op);
         let what = op.map_or("IVS".to_string(), |op| op.to_string());
         match *calls {
-            Calls::Exactly(k) => ensure!(n == k, "{n} {what} calls, expected {k}"),
-            Calls::AtLeast(k) => ensure!(n >= k, "{n} {what} calls, expected at least {k}"),
+            Times::Exactly(k) => ensure!(n == k, "{n} {what} calls, expected {k}"),
+            Times::AtLeast(k) => ensure!(n >= k, "{n} {what} calls, expected at least {k}"),
         }
     }
     let mut injected: BTreeMap<String, usize> = BTreeMap::new();

@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Unless given `BENCH_BINARY`, the bench first runs `cargo build --release --bin
-//! cfn-ivs-recording` (a no-op when the binary is up to date). It prints a markdown table (min /
-//! median / max, and the targets for the median) and writes the same figures to
+//! cfn-ivs-recording` (a no-op when the binary is up to date), and unless given
+//! `BENCH_EMPTY_BINARY`, it builds the floor, `../shared/anchors/empty-lambda-function` (an empty
+//! `lambda_runtime` function), into `target/empty-lambda-function`. It prints a markdown table
+//! (min / median / max, and the targets for the median) and writes the same figures to
 //! `target/bench/process.json`. The processes' logs go to `target/bench/process.log`.
 //!
 //! Every process gets its own Runtime API, emulator and ResponseURL, and three Create events:
@@ -29,7 +31,17 @@
 //!    configuration, so the lag is overstated by that much at most.
 //!
 //! Once all three are answered and the process asks for more, its peak RSS (`VmHWM`) is read and
-//! it is killed. These per-process emulators impose no rate quotas: they time one process.
+//! it is killed. These per-process emulators impose no rate quotas: they time one process. Each
+//! emulator shows the events' stack resource CREATE_IN_PROGRESS, so that the Create's question to
+//! CloudFormation (is it still waiting?) is answered yes, as in a stack being created.
+//!
+//! **The floor**: before each of these processes, the empty function starts against a Runtime API
+//! of its own, and its init is timed the same way; the function's init is reported as a multiple
+//! of the empty function's (medians). Then the same again with the **page cache dropped** before
+//! every start (`sync; echo 3 > /proc/sys/vm/drop_caches`), as in a fresh Lambda sandbox where
+//! nothing of the package has been read yet: the two binaries start alternately, each timed to
+//! its first `next` and then killed. Dropping the page cache needs root; where it is refused, the
+//! bench says so and leaves those rows empty.
 //!
 //! Then the **storm**, 3 times: 10 processes, each a Lambda instance with its own Runtime API,
 //! against one emulator with IVS's rate quotas (the default) and configurations ACTIVE 2 s after
@@ -45,7 +57,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ivs_emulator::{EmulatorOptions, IvsEmulator, Operation, RecordedRequest, Stabilization};
+use ivs_emulator::{
+    EmulatorOptions, IvsEmulator, Operation, RecordedRequest, Service, Stabilization,
+};
 use lambda_fakes::{Invocation, InvocationResult, RecordedPut, ResponseSink, RuntimeApi};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -55,6 +69,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = "cfn-ivs-recording";
+/// The floor for init, relative to this package's directory.
+const EMPTY_MANIFEST: &str = "../shared/anchors/empty-lambda-function/Cargo.toml";
+const EMPTY_BIN: &str = "empty-lambda-function";
+/// The targets for the function's init as a multiple of the empty function's (medians).
+const INIT_RATIO_TARGET: f64 = 1.5;
+const COLD_CACHE_INIT_RATIO_TARGET: f64 = 2.0;
 const DEFAULT_PROCESSES: usize = 20;
 const STABILIZE_AFTER: Duration = Duration::from_millis(1500);
 /// A step that takes this long is broken, not slow.
@@ -78,6 +98,9 @@ const PY_ZIP: &str = "import sys, zipfile\n\
 fn main() {
     let processes = processes_from_env();
     let binary = std::env::var_os("BENCH_BINARY").map_or_else(build_release_binary, PathBuf::from);
+    let empty = std::env::var_os("BENCH_EMPTY_BINARY")
+        .map(PathBuf::from)
+        .or_else(build_empty_function);
     let out_dir = bench_dir();
     fs::create_dir_all(&out_dir).expect("target/bench can be created");
     let log = File::create(out_dir.join("process.log")).expect("the log file can be created");
@@ -86,12 +109,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let mut empty_inits = Vec::new();
     let samples: Vec<Sample> = (1..=processes)
         .map(|n| {
             eprintln!("process {n}/{processes}");
+            if let Some(empty) = &empty {
+                empty_inits.push(runtime.block_on(empty_init(empty, &log)));
+            }
             runtime.block_on(sample(&binary, &log))
         })
         .collect();
+    let cold_cache = empty
+        .as_deref()
+        .and_then(|empty| runtime.block_on(cold_cache_inits(&binary, empty, &log, processes)));
     let storms: Vec<StormRun> = (1..=STORM_RUNS)
         .map(|run| {
             eprintln!("storm {run}/{STORM_RUNS}");
@@ -100,10 +130,12 @@ fn main() {
         .collect();
 
     let mut rows = rows(&samples, &binary, &out_dir);
+    rows.extend(floor_rows(&samples, &empty_inits, cold_cache.as_ref()));
     rows.extend(storm_rows(&storms));
     let report = Report {
         processes,
         binary: binary.display().to_string(),
+        empty_binary: empty.map(|path| path.display().to_string()),
         machine: machine(),
         date: utc_now(),
         rows,
@@ -147,13 +179,52 @@ fn build_release_binary() -> PathBuf {
         .output()
         .expect("cargo runs");
     assert!(output.status.success(), "cargo build --release failed");
-    String::from_utf8_lossy(&output.stdout)
+    executable_of(&output.stdout, BIN).expect("cargo reports where it put the binary")
+}
+
+/// Builds the empty function with its own lock file and release profile into
+/// `target/empty-lambda-function` and returns its path; `None`, with a message, when the anchor
+/// is not there.
+fn build_empty_function() -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(EMPTY_MANIFEST);
+    if !manifest.exists() {
+        eprintln!(
+            "{} not found: no rows for the empty function (BENCH_EMPTY_BINARY names a build of it)",
+            manifest.display()
+        );
+        return None;
+    }
+    let target_dir = bench_dir()
+        .parent()
+        .expect("target/bench is inside the target directory")
+        .join(EMPTY_BIN);
+    // Built from its own directory, so that only its own configuration applies.
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(manifest.parent().expect("a manifest lives in a directory"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build --release of the empty function failed"
+    );
+    executable_of(&output.stdout, EMPTY_BIN)
+}
+
+/// The path cargo's JSON messages give for the executable of `bin`.
+fn executable_of(messages: &[u8], bin: &str) -> Option<PathBuf> {
+    String::from_utf8_lossy(messages)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["target"]["name"] == BIN)
+        .filter(|message| message["target"]["name"] == bin)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports where it put the binary")
 }
 
 /// One process's figures, in milliseconds unless named otherwise.
@@ -218,6 +289,70 @@ impl Drop for Function {
     }
 }
 
+/// The empty function's init: spawn to its first `next`, against a Runtime API of its own.
+async fn empty_init(empty: &Path, log: &File) -> f64 {
+    let api = RuntimeApi::start().await.expect("the Runtime API starts");
+    let mut command = Command::new(empty);
+    command
+        .env_clear()
+        .envs(api.lambda_env())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("the log file handle clones"))
+        .stderr(log.try_clone().expect("the log file handle clones"));
+    init_of(&api, &mut command).await
+}
+
+/// The function's init alone: spawn to its first `next`.
+async fn function_init(binary: &Path, log: &File) -> f64 {
+    let rig = Rig::start().await;
+    let mut command = rig.command(binary, log);
+    init_of(&rig.api, &mut command).await
+}
+
+/// Spawns `command` and returns the milliseconds to its first `next`; the process is killed.
+async fn init_of(api: &RuntimeApi, command: &mut Command) -> f64 {
+    let spawned = Instant::now();
+    let _process = Function(command.spawn().expect("the binary starts"));
+    let calls = api.wait_for_next_calls(1, PATIENCE).await;
+    let first = *calls.first().expect("the process asked for an event");
+    millis(spawned, first)
+}
+
+/// Init of the function and of the empty function, `n` each, starting alternately with the page
+/// cache dropped before every start; `None`, with a message, where dropping it is refused.
+async fn cold_cache_inits(binary: &Path, empty: &Path, log: &File, n: usize) -> Option<ColdCache> {
+    let mut cold = ColdCache::default();
+    for i in 1..=n {
+        eprintln!("page cache dropped: start {i}/{n}");
+        if let Err(error) = drop_page_cache() {
+            eprintln!(
+                "the page cache cannot be dropped ({error}; it needs root): no cold-cache rows"
+            );
+            return None;
+        }
+        cold.empty.push(empty_init(empty, log).await);
+        drop_page_cache().ok()?;
+        cold.function.push(function_init(binary, log).await);
+    }
+    Some(cold)
+}
+
+/// Inits with the page cache dropped before each start, in milliseconds.
+#[derive(Default)]
+struct ColdCache {
+    function: Vec<f64>,
+    empty: Vec<f64>,
+}
+
+/// Writes dirty pages out, then drops the clean page cache, dentries and inodes.
+fn drop_page_cache() -> std::io::Result<()> {
+    let synced = Command::new("sync").status()?;
+    if !synced.success() {
+        return Err(std::io::Error::other(format!("sync failed: {synced}")));
+    }
+    fs::write("/proc/sys/vm/drop_caches", "3")
+}
+
 /// The environment Lambda gives a `provided.al2023` function, pointed at the fakes.
 fn lambda_command(binary: &Path, log: &File, api: &RuntimeApi, ivs: &IvsEmulator) -> Command {
     let mut command = Command::new(binary);
@@ -225,6 +360,10 @@ fn lambda_command(binary: &Path, log: &File, api: &RuntimeApi, ivs: &IvsEmulator
         .env_clear()
         .envs(api.lambda_env())
         .env("AWS_ENDPOINT_URL_IVS", ivs.endpoint_url())
+        .env(
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            ivs.cloudformation_endpoint_url(),
+        )
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
@@ -253,17 +392,19 @@ struct Answered {
 
 impl Rig {
     async fn start() -> Rig {
+        // No rate quotas: these figures are one process's latencies, and the replay alone
+        // makes more Creates within a second than IVS's 3 a second allow. The storm is where
+        // the quotas are measured.
+        let ivs = IvsEmulator::start(EmulatorOptions {
+            quotas: None,
+            ..EmulatorOptions::default()
+        })
+        .await
+        .expect("the emulator starts");
+        stack_being_created(&ivs);
         Rig {
             api: RuntimeApi::start().await.expect("the Runtime API starts"),
-            // No rate quotas: these figures are one process's latencies, and the replay alone
-            // makes more Creates within a second than IVS's 3 a second allow. The storm is
-            // where the quotas are measured.
-            ivs: IvsEmulator::start(EmulatorOptions {
-                quotas: None,
-                ..EmulatorOptions::default()
-            })
-            .await
-            .expect("the emulator starts"),
+            ivs,
             sink: ResponseSink::start().await.expect("the ResponseURL starts"),
             replay_sink: ResponseSink::start().await.expect("the ResponseURL starts"),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -330,22 +471,28 @@ impl Rig {
 
     async fn replay_once(&self, requests: &[RecordedRequest], put: &RecordedPut) {
         for request in requests {
-            let body = match &request.body {
-                Value::Null => String::new(),
-                body => body.to_string(),
+            let (content_type, body) = match &request.body {
+                Value::Null => (JSON, String::new()),
+                Value::Object(params)
+                    if request.operation.map(|op| op.service())
+                        == Some(Service::CloudFormation) =>
+                {
+                    (FORM, form_encoded(params))
+                }
+                body => (JSON, body.to_string()),
             };
             let uri = self.ivs.endpoint_url() + &path_and_query(&request.path, &request.query);
-            self.send(&request.method, uri, body).await;
+            self.send(&request.method, uri, content_type, body).await;
         }
         let uri = self.replay_sink.url(&path_and_query(&put.path, &put.query));
-        self.send(&put.method, uri, put.body.clone()).await;
+        self.send(&put.method, uri, JSON, put.body.clone()).await;
     }
 
-    async fn send(&self, method: &str, uri: String, body: String) {
+    async fn send(&self, method: &str, uri: String, content_type: &str, body: String) {
         let request = hyper::Request::builder()
             .method(method)
             .uri(&uri)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .body(Full::from(body))
             .expect("a recorded request is a valid request");
         let response = self
@@ -371,6 +518,43 @@ impl Rig {
         let created = creation.join().expect("the emulator received the Create");
         millis(created + STABILIZE_AFTER, answered.put.received_at)
     }
+}
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// CloudFormation's query protocol as the SDK sends it: the recorded parameters as a form.
+fn form_encoded(params: &serde_json::Map<String, Value>) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect::<String>()
+    };
+    params
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value.as_str().unwrap_or(""))))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Shows the events' stack resource CREATE_IN_PROGRESS: CloudFormation waits for the Create.
+fn stack_being_created(ivs: &IvsEmulator) {
+    let event: Value = serde_json::from_str(CREATE_EVENT).expect("create.json is JSON");
+    ivs.set_stack_resource(
+        event["StackId"]
+            .as_str()
+            .expect("create.json has a StackId"),
+        event["LogicalResourceId"]
+            .as_str()
+            .expect("create.json has a LogicalResourceId"),
+        "CREATE_IN_PROGRESS",
+    )
+    .expect("the emulator takes the event's stack");
 }
 
 /// When the emulator receives its next CreateRecordingConfiguration, seen from a thread of its
@@ -403,6 +587,7 @@ async fn storm(binary: &Path, log: &File, run: usize) -> StormRun {
     })
     .await
     .expect("the emulator starts");
+    stack_being_created(&ivs);
     let sink = ResponseSink::start().await.expect("the ResponseURL starts");
     let mut apis = Vec::with_capacity(STORM_LIFECYCLES);
     for _ in 0..STORM_LIFECYCLES {
@@ -797,6 +982,66 @@ fn rows(samples: &[Sample], binary: &Path, out_dir: &Path) -> Vec<Row> {
     ]
 }
 
+/// The function's init beside the empty function's, with a warm page cache (the starts of
+/// [`sample`], interleaved) and with the page cache dropped before every start.
+fn floor_rows(samples: &[Sample], empty_inits: &[f64], cold: Option<&ColdCache>) -> Vec<Row> {
+    let stats = |values: &[f64]| (!values.is_empty()).then(|| Stats::of(values.to_vec()));
+    let ratio = |function: Option<Stats>, empty: Option<Stats>| {
+        function
+            .zip(empty)
+            .map(|(function, empty)| Stats::of(vec![function.median / empty.median]))
+    };
+    let inits: Vec<f64> = samples.iter().map(|s| s.init).collect();
+    let empty_warm = stats(empty_inits);
+    let cold_function = cold.and_then(|c| stats(&c.function));
+    let cold_empty = cold.and_then(|c| stats(&c.empty));
+    let row = |key, label, decimals, stats, target| Row {
+        key,
+        label,
+        decimals,
+        stats,
+        target,
+        every_run: false,
+    };
+    vec![
+        row(
+            "empty_init_ms",
+            "init of the empty function, started before each (ms)",
+            2,
+            empty_warm,
+            None,
+        ),
+        row(
+            "init_ratio",
+            "init ÷ the empty function's (medians)",
+            2,
+            ratio(stats(&inits), empty_warm),
+            Some(INIT_RATIO_TARGET),
+        ),
+        row(
+            "cold_cache_init_ms",
+            "init, page cache dropped before each start (ms)",
+            2,
+            cold_function,
+            None,
+        ),
+        row(
+            "cold_cache_empty_init_ms",
+            "init of the empty function, page cache dropped before each start (ms)",
+            2,
+            cold_empty,
+            None,
+        ),
+        row(
+            "cold_cache_init_ratio",
+            "init ÷ the empty function's, page cache dropped (medians)",
+            2,
+            ratio(cold_function, cold_empty),
+            Some(COLD_CACHE_INIT_RATIO_TARGET),
+        ),
+    ]
+}
+
 /// The storm's figures over its runs.
 fn storm_rows(storms: &[StormRun]) -> Vec<Row> {
     let each = |figure: fn(&StormRun) -> f64| Some(Stats::of(storms.iter().map(figure).collect()));
@@ -915,6 +1160,7 @@ fn utc_now() -> String {
 struct Report {
     processes: usize,
     binary: String,
+    empty_binary: Option<String>,
     machine: Machine,
     date: String,
     rows: Vec<Row>,
@@ -926,7 +1172,8 @@ impl Report {
         let mut out = format!(
             "## cfn-ivs-recording as a process: {} fresh processes\n\n\
              Machine: {}, {} cores ({} {}); {}\n\
-             Binary: {}\n\n\
+             Binary: {}\n\
+             Empty function: {}\n\n\
              | measure | min | median | max | target (median) | |\n\
              |---|--:|--:|--:|--:|---|\n",
             self.processes,
@@ -936,6 +1183,7 @@ impl Report {
             std::env::consts::ARCH,
             self.date,
             self.binary,
+            self.empty_binary.as_deref().unwrap_or("none"),
         );
         for row in &self.rows {
             out += &markdown_row(row);
@@ -987,6 +1235,7 @@ impl Report {
             "date": self.date,
             "processes": self.processes,
             "binary": self.binary,
+            "empty_binary": self.empty_binary,
             "figures": figures,
             "storm": {
                 "lifecycles": STORM_LIFECYCLES,

@@ -1,14 +1,19 @@
 //! The AWS clients the function builds once per process, configured from its environment.
 
 use crate::cloudformation::SdkCloudFormation;
+use crate::https::Https;
 use crate::ivs::SdkIvs;
 use aws_config::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 /// The IVS and CloudFormation clients, from the SDK's configuration chain (Lambda's
-/// environment: region, the role's credentials, endpoint variables of local runs).
+/// environment: region, the role's credentials, endpoint variables of local runs). The chain's
+/// own calls, where a credential source needs any, go through the same HTTPS stack.
 pub async fn from_env() -> (SdkIvs, SdkCloudFormation) {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(Https)
+        .load()
+        .await;
     let sdk = empty_endpoints_unset(&sdk);
     (SdkIvs::new(&sdk), SdkCloudFormation::new(&sdk))
 }

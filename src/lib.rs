@@ -22,6 +22,7 @@ pub mod cloudformation;
 pub mod config;
 pub mod event;
 pub mod handler;
+pub mod https;
 pub mod ivs;
 pub mod lifecycle;
 pub mod logging;

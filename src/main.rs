@@ -1,15 +1,16 @@
 //! The Lambda function: the `bootstrap` of a `provided.al2023` custom runtime. It builds the IVS
-//! client once per process and hands every event to the handler.
+//! and CloudFormation clients and the HTTPS stack they share with the answer once per process,
+//! and hands every event to the handler.
 
-use cfn_ivs_recording::clients;
 use cfn_ivs_recording::handler::{Handler, HandlerConfig};
-use cfn_ivs_recording::logging;
+use cfn_ivs_recording::{clients, https, logging};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 // One thread: a custom resource handles one event at a time, and a lone thread starts faster.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    https::start();
     logging::init(std::io::stdout);
     let config = HandlerConfig::from_env(|name| std::env::var(name).ok())?;
     let (ivs, cloudformation) = clients::from_env().await;

@@ -3,21 +3,20 @@
 //!
 //! The PUT carries no Content-Type (the URL's signature covers the headers, and S3 refuses a
 //! content type it was not signed with) and a Content-Length equal to the body's byte length.
-//! It uses the same hyper and rustls the IVS client uses, so the binary holds one TLS stack.
+//! It goes through the connector and trust store the SDK clients use ([`crate::https`]).
 //! The URL's query string is the signature, a credential for the stack: it is never logged.
 
+use crate::https::Https;
 use crate::timing::backoff::BackoffPolicy;
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::{header, Method, Request, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use thiserror::Error;
-use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
 /// How the answer's PUT is retried.
@@ -89,16 +88,11 @@ pub struct Sent {
     pub result: Result<u16, SendError>,
 }
 
-type PlainClient = Client<HttpConnector, Full<Bytes>>;
-type TlsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// Sends answers; cheap to share, the HTTPS client is built on the first https URL.
+/// Sends answers, through the process's HTTPS stack.
 #[derive(Debug)]
 pub struct AnswerSender {
     policy: SendPolicy,
     allow_plain_http: bool,
-    plain: PlainClient,
-    tls: OnceCell<TlsClient>,
 }
 
 impl AnswerSender {
@@ -109,8 +103,6 @@ impl AnswerSender {
         AnswerSender {
             policy,
             allow_plain_http,
-            plain: Client::builder(TokioExecutor::new()).build_http(),
-            tls: OnceCell::new(),
         }
     }
 
@@ -195,19 +187,19 @@ impl AnswerSender {
             .method(Method::PUT)
             .uri(target.uri.clone())
             .header(header::CONTENT_LENGTH, body.len())
-            .body(Full::new(body))
+            .body(SdkBody::from(body))
             .expect("method, a parsed URI and a numeric header always build a request");
-        let response = if target.tls {
-            self.tls_client()
-                .await
-                .map_err(|e| Attempt::Retry(format!("TLS setup failed: {e}")))?
-                .request(request)
-                .await
-        } else {
-            self.plain.request(request).await
-        }
-        .map_err(|e| Attempt::Retry(error_chain(&e)))?;
-        let status = response.status();
+        let request = HttpRequest::try_from(request).expect(
+            "only header names that http 0.2 refuses fail the conversion, and this has none",
+        );
+        // No connector timeouts: each attempt has its own, around the whole PUT.
+        let response = Https
+            .connector(&HttpConnectorSettings::default())
+            .call(request)
+            .await
+            .map_err(|e| Attempt::Retry(error_chain(&e)))?;
+        let status = StatusCode::from_u16(response.status().as_u16())
+            .expect("an HTTP response carries a valid status");
         if status.is_success() {
             return Ok(status.as_u16());
         }
@@ -220,19 +212,6 @@ impl AnswerSender {
                 body,
             })
         }
-    }
-
-    async fn tls_client(&self) -> std::io::Result<&TlsClient> {
-        self.tls
-            .get_or_try_init(|| async {
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_native_roots()?
-                    .https_only()
-                    .enable_http1()
-                    .build();
-                Ok(Client::builder(TokioExecutor::new()).build(connector))
-            })
-            .await
     }
 }
 

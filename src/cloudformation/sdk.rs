@@ -1,6 +1,7 @@
 //! [`CloudFormationApi`] over `aws-sdk-cloudformation`.
 
 use super::{CloudFormationApi, CloudFormationError, StackResource};
+use crate::https::Https;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use aws_sdk_cloudformation::Client;
@@ -13,10 +14,12 @@ pub struct SdkCloudFormation {
 }
 
 impl SdkCloudFormation {
-    /// The client the function uses, from a loaded SDK configuration: one quick retry, since
-    /// the question is asked within a second or two and an unanswered one is not an error.
+    /// The client the function uses, from a loaded SDK configuration: the process's HTTPS stack
+    /// and one quick retry, since the question is asked within a second or two and an
+    /// unanswered one is not an error.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         let config = aws_sdk_cloudformation::config::Builder::from(sdk)
+            .http_client(Https)
             .retry_config(
                 aws_sdk_cloudformation::config::retry::RetryConfig::standard()
                     .with_max_attempts(2)

@@ -2,6 +2,7 @@
 //! (adaptive mode: backoff, jitter and client-side rate limiting) inside it.
 
 use super::{CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation};
+use crate::https::Https;
 use crate::ownership::{Marker, MARKER_TAG};
 use crate::properties::RecordingSpec;
 use aws_sdk_ivs::config::interceptors::FinalizerInterceptorContextRef;
@@ -25,11 +26,12 @@ pub struct SdkIvs {
 }
 
 impl SdkIvs {
-    /// The client the function uses, from a loaded SDK configuration: the SDK's adaptive retry
-    /// mode, bounded timeouts, and a counter of its HTTP attempts.
+    /// The client the function uses, from a loaded SDK configuration: the process's HTTPS stack,
+    /// the SDK's adaptive retry mode, bounded timeouts, and a counter of its HTTP attempts.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         let counter = Arc::new(AttemptCounter::default());
         let config = aws_sdk_ivs::config::Builder::from(sdk)
+            .http_client(Https)
             .timeout_config(timeout_config())
             .retry_config(retry_config())
             .interceptor(CountingInterceptor(counter.clone()))

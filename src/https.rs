@@ -1,0 +1,98 @@
+//! The process's one HTTPS stack: the SDK's own connector (hyper, and rustls on aws-lc with its
+//! post-quantum key exchange; proxies from `HTTPS_PROXY` and `NO_PROXY`, as the SDK's default
+//! client has them), shared by the IVS and CloudFormation clients and the answer's PUT, with one
+//! trust store for all of them.
+//!
+//! The trust store is read through `rustls-native-certs`, once per process. Left to itself, that
+//! reads the platform's CA bundle and then every file of the certificate directories (on Debian,
+//! some 300 files of `/etc/ssl/certs`, the bundle's certificates over again), which from a cold
+//! page cache costs more than the rest of the start; [`start`] points it at the bundle file
+//! alone. Decoding even that takes over a millisecond, so [`start`] builds the first connector,
+//! trust store included, on a thread of its own while the rest of the process starts: the start
+//! does not wait for it, and a connection that needs the trust store before it is ready does.
+
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::Connector;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+use std::time::Duration;
+
+/// The variables through which a user chooses the trust store (a corporate CA, for one).
+const CERT_FILE: &str = "SSL_CERT_FILE";
+const CERT_DIR: &str = "SSL_CERT_DIR";
+
+/// A connector's timeouts: connect, read.
+type Timeouts = (Option<Duration>, Option<Duration>);
+
+/// The connectors built so far, by their timeouts: each SDK client asks for its own, the
+/// answer's PUT for one without (each of its attempts has a timeout of its own). The trust
+/// store is read once for all of them; each connector only parses it into its TLS settings.
+static CONNECTORS: LazyLock<Mutex<HashMap<Timeouts, SharedHttpConnector>>> =
+    LazyLock::new(Mutex::default);
+
+/// The process's HTTPS stack: the SDK's clients take it as their HTTP client
+/// (`.http_client(Https)`), the answer's PUT takes a [`Https::connector`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Https;
+
+impl Https {
+    /// The connector with `settings`' timeouts, built on first use.
+    pub fn connector(&self, settings: &HttpConnectorSettings) -> SharedHttpConnector {
+        let timeouts = (settings.connect_timeout(), settings.read_timeout());
+        CONNECTORS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(timeouts)
+            .or_insert_with(|| {
+                SharedHttpConnector::new(
+                    Connector::builder()
+                        .connector_settings(settings.clone())
+                        .proxy_config(ProxyConfig::from_env())
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                        .build(),
+                )
+            })
+            .clone()
+    }
+}
+
+impl HttpClient for Https {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.connector(settings)
+    }
+
+    /// What the SDK's default client reports, so that the User-Agent stays the same.
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        Some(ConnectorMetadata::new("hyper", Some(Cow::Borrowed("1.x"))))
+    }
+}
+
+/// Points the trust store at the platform's CA bundle file, the first of the usual places that
+/// exists (on Lambda's `provided.al2023` the ca-trust bundle that
+/// `/etc/pki/tls/certs/ca-bundle.crt` links to, on Debian `/etc/ssl/certs/ca-certificates.crt`), unless
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing), then builds
+/// the answer's connector, and with it the trust store, on a thread of its own. Call it first
+/// thing in `main`: setting an environment variable is only sound while no other thread runs.
+pub fn start() {
+    let chosen = |name| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+    if !chosen(CERT_FILE) && !chosen(CERT_DIR) {
+        if let Some(bundle) = openssl_probe::probe().cert_file {
+            std::env::set_var(CERT_FILE, bundle);
+        }
+    }
+    // Where no thread can be started, the first connection builds the connector itself.
+    let _ = std::thread::Builder::new()
+        .name("trust-store".into())
+        .spawn(|| Https.connector(&HttpConnectorSettings::default()));
+}

@@ -37,8 +37,11 @@ const CLOSE: Duration = Duration::from_millis(500);
 const THROTTLED: Duration = Duration::from_secs(3);
 /// A case that takes longer has hung.
 const CASE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Cases of a group running at once: all on one thread, so that timings stay meaningful.
-const CONCURRENT_CASES: usize = 16;
+/// Cases of a group running at once, all on one thread. The six groups run side by side on two
+/// cores: at 16 each, some 100 debug-built handlers at once starved each other past the 300 ms
+/// PUT attempts and the 2-3 s deadlines the cases time, and failed three runs in four; at 6,
+/// none failed in five runs.
+const CONCURRENT_CASES: usize = 6;
 
 const REQUEST_ID: &str = "req-1";
 const SETUP_REQUEST_ID: &str = "req-0";

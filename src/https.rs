@@ -21,6 +21,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -85,14 +87,56 @@ impl HttpClient for Https {
 /// the answer's connector, and with it the trust store, on a thread of its own. Call it first
 /// thing in `main`: setting an environment variable is only sound while no other thread runs.
 pub fn start() {
-    let chosen = |name| std::env::var_os(name).is_some_and(|value| !value.is_empty());
-    if !chosen(CERT_FILE) && !chosen(CERT_DIR) {
-        if let Some(bundle) = openssl_probe::probe().cert_file {
-            std::env::set_var(CERT_FILE, bundle);
-        }
+    let bundle = bundle_to_trust(
+        std::env::var_os(CERT_FILE),
+        std::env::var_os(CERT_DIR),
+        || openssl_probe::probe().cert_file,
+    );
+    if let Some(bundle) = bundle {
+        std::env::set_var(CERT_FILE, bundle);
     }
     // Where no thread can be started, the first connection builds the connector itself.
     let _ = std::thread::Builder::new()
         .name("trust-store".into())
         .spawn(|| Https.connector(&HttpConnectorSettings::default()));
+}
+
+/// The file `SSL_CERT_FILE` is to name, given its value and `SSL_CERT_DIR`'s: `bundle`'s, unless
+/// either already chooses a trust store.
+fn bundle_to_trust(
+    cert_file: Option<OsString>,
+    cert_dir: Option<OsString>,
+    bundle: impl FnOnce() -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    let chooses = |value: Option<OsString>| value.is_some_and(|value| !value.is_empty());
+    if chooses(cert_file) || chooses(cert_dir) {
+        None
+    } else {
+        bundle()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundle_file_is_trusted_unless_a_trust_store_is_chosen() {
+        let bundle = || Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt"));
+        assert_eq!(bundle_to_trust(None, None, bundle), bundle());
+        assert_eq!(
+            bundle_to_trust(Some("".into()), Some("".into()), bundle),
+            bundle(),
+            "an empty value chooses nothing"
+        );
+        assert_eq!(
+            bundle_to_trust(Some("/opt/corporate-ca.pem".into()), None, bundle),
+            None
+        );
+        assert_eq!(
+            bundle_to_trust(None, Some("/opt/certs".into()), bundle),
+            None
+        );
+        assert_eq!(bundle_to_trust(None, None, || None), None);
+    }
 }

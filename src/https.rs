@@ -82,10 +82,11 @@ impl HttpClient for Https {
 
 /// Points the trust store at the platform's CA bundle file, the first of the usual places that
 /// exists (on Lambda's `provided.al2023` the ca-trust bundle that
-/// `/etc/pki/tls/certs/ca-bundle.crt` links to, on Debian `/etc/ssl/certs/ca-certificates.crt`), unless
-/// `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing), then builds
-/// the answer's connector, and with it the trust store, on a thread of its own. Call it first
-/// thing in `main`: setting an environment variable is only sound while no other thread runs.
+/// `/etc/pki/tls/certs/ca-bundle.crt` links to, on Debian `/etc/ssl/certs/ca-certificates.crt`),
+/// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing), then
+/// builds the answer's connector, and with it the trust store, on a thread of its own. Call it
+/// first thing in `main`: setting an environment variable is only sound while no other thread
+/// runs.
 pub fn start() {
     let bundle = bundle_to_trust(
         std::env::var_os(CERT_FILE),

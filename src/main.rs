@@ -13,16 +13,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     https::start();
     logging::init(std::io::stdout);
     let config = HandlerConfig::from_env(|name| std::env::var(name).ok())?;
+    // sam local invoke's runtime emulator names the same made-up function ARN (account
+    // 012345678912) whatever the account, so there it says nothing of where the function runs.
+    let arn_is_real = !config.allow_plain_http;
     let (ivs, cloudformation) = clients::from_env().await;
     let handler = Handler::new(ivs, cloudformation, config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
+            let function_arn = &event.context.invoked_function_arn;
             handler
                 .handle_for(
                     event.payload,
                     event.context.deadline(),
-                    Some(&event.context.invoked_function_arn),
+                    arn_is_real.then_some(function_arn.as_str()),
                 )
                 .await
         }

@@ -886,6 +886,24 @@ struct Row {
 }
 
 impl Row {
+    /// A row judged by its median.
+    fn median(
+        key: &'static str,
+        label: &'static str,
+        decimals: usize,
+        stats: Option<Stats>,
+        target: Option<f64>,
+    ) -> Row {
+        Row {
+            key,
+            label,
+            decimals,
+            stats,
+            target,
+            every_run: false,
+        }
+    }
+
     fn met(&self) -> Option<bool> {
         let stats = self.stats?;
         let judged = if self.every_run {
@@ -904,51 +922,43 @@ fn rows(samples: &[Sample], binary: &Path, out_dir: &Path) -> Vec<Row> {
     let each = |figure: fn(&Sample) -> f64| Some(Stats::of(samples.iter().map(figure).collect()));
     let binary_bytes = fs::metadata(binary).expect("the binary exists").len() as f64;
     let zip_bytes = zipped_size(binary, out_dir).map(|bytes| bytes as f64);
-    let row = |key, label, decimals, stats, target| Row {
-        key,
-        label,
-        decimals,
-        stats,
-        target,
-        every_run: false,
-    };
     vec![
-        row(
+        Row::median(
             "init_ms",
             "init: spawn → first `next` (ms)",
             2,
             each(|s| s.init),
             Some(15.0),
         ),
-        row(
+        Row::median(
             "cold_create_ms",
             "cold create: hand-out → PUT (ms)",
             2,
             each(|s| s.cold),
             Some(20.0),
         ),
-        row(
+        Row::median(
             "warm_create_ms",
             "warm create: hand-out → PUT (ms)",
             2,
             each(|s| s.warm),
             None,
         ),
-        row(
+        Row::median(
             "fakes_ms",
             "the fakes' own time for the warm create (ms)",
             2,
             each(|s| s.fakes),
             None,
         ),
-        row(
+        Row::median(
             "warm_beyond_fakes_ms",
             "warm create beyond the fakes' time (ms)",
             2,
             each(|s| s.warm - s.fakes),
             Some(2.0),
         ),
-        row(
+        Row::median(
             "stabilization_lag_ms",
             "stabilization lag: ACTIVE → PUT (ms)",
             1,
@@ -958,21 +968,21 @@ fn rows(samples: &[Sample], binary: &Path, out_dir: &Path) -> Vec<Row> {
             // to one poll interval (1.33 s at most, 1 s on average) and the settle step.
             Some(1500.0),
         ),
-        row(
+        Row::median(
             "peak_rss_mb",
             "peak RSS, VmHWM (MB)",
             2,
             each(|s| s.peak_rss_kib as f64 * 1024.0 / MB),
             Some(20.0),
         ),
-        row(
+        Row::median(
             "binary_bytes",
             "stripped binary (bytes)",
             0,
             Some(Stats::of(vec![binary_bytes])),
             Some(5.0 * MB),
         ),
-        row(
+        Row::median(
             "zip_bytes",
             "zipped `bootstrap`, deflate -9 (bytes)",
             0,
@@ -995,44 +1005,36 @@ fn floor_rows(samples: &[Sample], empty_inits: &[f64], cold: Option<&ColdCache>)
     let empty_warm = stats(empty_inits);
     let cold_function = cold.and_then(|c| stats(&c.function));
     let cold_empty = cold.and_then(|c| stats(&c.empty));
-    let row = |key, label, decimals, stats, target| Row {
-        key,
-        label,
-        decimals,
-        stats,
-        target,
-        every_run: false,
-    };
     vec![
-        row(
+        Row::median(
             "empty_init_ms",
             "init of the empty function, started before each (ms)",
             2,
             empty_warm,
             None,
         ),
-        row(
+        Row::median(
             "init_ratio",
             "init ÷ the empty function's (medians)",
             2,
             ratio(stats(&inits), empty_warm),
             Some(INIT_RATIO_TARGET),
         ),
-        row(
+        Row::median(
             "cold_cache_init_ms",
             "init, page cache dropped before each start (ms)",
             2,
             cold_function,
             None,
         ),
-        row(
+        Row::median(
             "cold_cache_empty_init_ms",
             "init of the empty function, page cache dropped before each start (ms)",
             2,
             cold_empty,
             None,
         ),
-        row(
+        Row::median(
             "cold_cache_init_ratio",
             "init ÷ the empty function's, page cache dropped (medians)",
             2,
@@ -1045,37 +1047,29 @@ fn floor_rows(samples: &[Sample], empty_inits: &[f64], cold: Option<&ColdCache>)
 /// The storm's figures over its runs.
 fn storm_rows(storms: &[StormRun]) -> Vec<Row> {
     let each = |figure: fn(&StormRun) -> f64| Some(Stats::of(storms.iter().map(figure).collect()));
-    let row = |key, label, decimals, stats, target| Row {
-        key,
-        label,
-        decimals,
-        stats,
-        target,
-        every_run: false,
-    };
     vec![
-        row(
+        Row::median(
             "storm_wall_ms",
             "storm, 10 create+delete processes: first event → last answer (ms)",
             0,
             each(|s| s.wall_ms),
             Some(STORM_WALL_TARGET_MS),
         ),
-        row(
+        Row::median(
             "storm_ivs_calls",
             "storm: IVS calls",
             0,
             each(|s| s.calls as f64),
             None,
         ),
-        row(
+        Row::median(
             "storm_throttled_calls",
             "storm: throttled IVS calls (429)",
             0,
             each(|s| s.throttled as f64),
             None,
         ),
-        row(
+        Row::median(
             "storm_throttled_pct",
             "storm: throttled share of IVS calls (%)",
             1,
@@ -1084,7 +1078,7 @@ fn storm_rows(storms: &[StormRun]) -> Vec<Row> {
         ),
         Row {
             every_run: true,
-            ..row(
+            ..Row::median(
                 "storm_not_success",
                 "storm: answers not SUCCESS, of 20",
                 0,

@@ -29,6 +29,17 @@ pub struct Identity {
     pub logical_resource_id: String,
 }
 
+impl Identity {
+    /// The fields in the order the event gives them.
+    pub fn new(stack_id: String, request_id: String, logical_resource_id: String) -> Identity {
+        Identity {
+            stack_id,
+            request_id,
+            logical_resource_id,
+        }
+    }
+}
+
 /// What CloudFormation asks to be done, with the state each kind of request brings along.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestKind {
@@ -102,11 +113,7 @@ impl Request {
         let request = match request {
             CloudFormationCustomResourceRequest::Create(r) => Request {
                 kind: RequestKind::Create,
-                identity: Identity {
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                },
+                identity: Identity::new(r.stack_id, r.request_id, r.logical_resource_id),
                 response_url: r.response_url,
                 properties,
             },
@@ -115,11 +122,7 @@ impl Request {
                     physical_resource_id: r.physical_resource_id,
                     old_properties,
                 },
-                identity: Identity {
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                },
+                identity: Identity::new(r.stack_id, r.request_id, r.logical_resource_id),
                 response_url: r.response_url,
                 properties,
             },
@@ -127,11 +130,7 @@ impl Request {
                 kind: RequestKind::Delete {
                     physical_resource_id: r.physical_resource_id,
                 },
-                identity: Identity {
-                    stack_id: r.stack_id,
-                    request_id: r.request_id,
-                    logical_resource_id: r.logical_resource_id,
-                },
+                identity: Identity::new(r.stack_id, r.request_id, r.logical_resource_id),
                 response_url: r.response_url,
                 properties,
             },

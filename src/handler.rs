@@ -303,21 +303,15 @@ impl<A: IvsApi, C: CloudFormationApi> Handler<A, C> {
         match lifecycle::decide(request, home) {
             Action::Reject { error } => refusals::invalid_properties(fallback_id, &error).into(),
             Action::NothingToDelete => refusals::nothing_to_delete(fallback_id).into(),
-            Action::DeleteCancelled { made_up_id } => {
-                let within = self
-                    .config
-                    .ask_cloudformation_within
-                    .min(deadline.work_left());
-                cancelled::delete_cancelled(
-                    &calls,
-                    &self.cloudformation,
-                    &request.identity,
-                    &made_up_id,
-                    within,
-                )
-                .await
-                .into()
-            }
+            Action::DeleteCancelled { made_up_id } => cancelled::delete_cancelled(
+                &calls,
+                &self.cloudformation,
+                &request.identity,
+                &made_up_id,
+                self.config.ask_cloudformation_within,
+            )
+            .await
+            .into(),
             Action::Foreign { arn, mismatch } => match request.kind {
                 RequestKind::Delete { .. } => refusals::foreign_delete(&arn, &mismatch).into(),
                 _ => refusals::foreign_update(&arn, &mismatch).into(),

@@ -6,10 +6,10 @@
 //! The trust store is read through `rustls-native-certs`, once per process. Left to itself, that
 //! reads the platform's CA bundle and then every file of the certificate directories (on Debian,
 //! some 300 files of `/etc/ssl/certs`, the bundle's certificates over again), which from a cold
-//! page cache costs more than the rest of the start; [`start`] points it at the bundle file
-//! alone. Decoding even that takes over a millisecond, so [`start`] builds the first connector,
-//! trust store included, on a thread of its own while the rest of the process starts: the start
-//! does not wait for it, and a connection that needs the trust store before it is ready does.
+//! page cache costs more than the rest of the start; [`choose_trust_store`] points it at the
+//! bundle file alone. Decoding even that takes over a millisecond: `main` has
+//! [`load_trust_store`] run on the thread that builds the clients, while the runtime asks Lambda
+//! for the first event.
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -26,6 +26,12 @@ use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
+/// How long any connection of the process may take to open. Inside a region a TCP connection
+/// opens in milliseconds; one that has not in a second is better retried afresh (the SDK's
+/// retries and the answer's do) than waited for. One value for every client, so that they all
+/// share one connector: one pool, and the trust store parsed into TLS settings once.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The variables through which a user chooses the trust store (a corporate CA, for one).
 const CERT_FILE: &str = "SSL_CERT_FILE";
 const CERT_DIR: &str = "SSL_CERT_DIR";
@@ -33,9 +39,9 @@ const CERT_DIR: &str = "SSL_CERT_DIR";
 /// A connector's timeouts: connect, read.
 type Timeouts = (Option<Duration>, Option<Duration>);
 
-/// The connectors built so far, by their timeouts: each SDK client asks for its own, the
-/// answer's PUT for one without (each of its attempts has a timeout of its own). The trust
-/// store is read once for all of them; each connector only parses it into its TLS settings.
+/// The connectors built so far, by their timeouts. The function's clients all ask for
+/// [`settings`], so it builds one; a client with other timeouts gets another, which parses the
+/// trust store (read once per process) into TLS settings of its own.
 static CONNECTORS: LazyLock<Mutex<HashMap<Timeouts, SharedHttpConnector>>> =
     LazyLock::new(Mutex::default);
 
@@ -83,11 +89,10 @@ impl HttpClient for Https {
 /// Points the trust store at the platform's CA bundle file, the first of the usual places that
 /// exists (on Lambda's `provided.al2023` the ca-trust bundle that
 /// `/etc/pki/tls/certs/ca-bundle.crt` links to, on Debian `/etc/ssl/certs/ca-certificates.crt`),
-/// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing), then
-/// builds the answer's connector, and with it the trust store, on a thread of its own. Call it
+/// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing). Call it
 /// first thing in `main`: setting an environment variable is only sound while no other thread
 /// runs.
-pub fn start() {
+pub fn choose_trust_store() {
     let bundle = bundle_to_trust(
         std::env::var_os(CERT_FILE),
         std::env::var_os(CERT_DIR),
@@ -96,10 +101,20 @@ pub fn start() {
     if let Some(bundle) = bundle {
         std::env::set_var(CERT_FILE, bundle);
     }
-    // Where no thread can be started, the first connection builds the connector itself.
-    let _ = std::thread::Builder::new()
-        .name("trust-store".into())
-        .spawn(|| Https.connector(&HttpConnectorSettings::default()));
+}
+
+/// The connector settings of every client of the function: [`CONNECT_TIMEOUT`], and no read
+/// timeout (each call has a timeout of its own, around the whole exchange).
+pub fn settings() -> HttpConnectorSettings {
+    HttpConnectorSettings::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+}
+
+/// Reads the trust store and builds the connector of [`settings`] with it, so that no
+/// connection waits for either; otherwise the first connection does it.
+pub fn load_trust_store() {
+    Https.connector(&settings());
 }
 
 /// The file `SSL_CERT_FILE` is to name, given its value and `SSL_CERT_DIR`'s: `bundle`'s, unless

@@ -4,19 +4,20 @@
 //! The Lambda entry point is `src/main.rs`; everything it runs lives here so that tests and the
 //! local runner drive the very same code. Where to look:
 //! - the request and its properties: [`event`], [`properties`];
-//! - what to do, decided without I/O: [`lifecycle`], [`ownership`];
-//! - doing it: [`create`] (with [`stabilize`] polling until ACTIVE), [`tagging`], [`delete`];
-//! - when CloudFormation stops waiting (a create it cancelled): [`cancellation`], asking it
-//!   through [`cloudformation`];
-//! - IVS: [`ivs`] (one SDK call each, behind the [`ivs::IvsApi`] trait) and [`retry`] (waiting
-//!   out throttling and IAM propagation within the deadline);
-//! - the answer: [`answer`] (its body) and [`delivery`] (the PUT to the ResponseURL);
-//! - around it all: [`handler`], [`config`], [`deadline`], [`metrics`], [`logging`].
+//! - what to do, decided without I/O: [`lifecycle`], [`ownership`], [`arn`];
+//! - doing it: [`actions`] (create, polling until ACTIVE, tagging, delete, and the clean-up
+//!   when CloudFormation stops waiting for a create), asking it through [`cloudformation`];
+//! - IVS: [`ivs`] (one SDK call each behind the [`ivs::IvsApi`] trait, and the wrapper that
+//!   waits out throttling and IAM propagation within the deadline);
+//! - the answer: [`answer`] (its body, and the PUT to the ResponseURL);
+//! - around it all: [`handler`], [`config`], [`timing`], [`metrics`], [`logging`];
+//! - the process: [`clients`] and [`https`], built aside by [`background`].
 #![warn(missing_docs)]
 
 pub mod actions;
 pub mod answer;
 pub mod arn;
+pub mod background;
 pub mod clients;
 pub mod cloudformation;
 pub mod config;

@@ -19,6 +19,7 @@ use crate::event::Identity;
 use crate::ivs::Calls;
 use crate::ivs::IvsApi;
 use crate::ownership::Owner;
+use crate::timing::deadline::Deadline;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -51,13 +52,15 @@ pub fn stopped_waiting(awaited: Awaited, resource: &StackResource, arn: &str) ->
     !awaited.waiting(&resource.status) && resource.physical_id.as_deref() != Some(arn)
 }
 
-/// What CloudFormation shows of the request's resource, asked within `within`; `None`, after
-/// one warning, when it cannot be asked.
+/// What CloudFormation shows of the request's resource, asked within `within` and the work
+/// deadline; `None`, after one warning, when it cannot be asked.
 pub async fn ask<C: CloudFormationApi>(
     cloudformation: &C,
     identity: &Identity,
     within: Duration,
+    deadline: &Deadline,
 ) -> Option<StackResource> {
+    let within = within.min(deadline.work_left());
     let asked = cloudformation.stack_resource(&identity.stack_id, &identity.logical_resource_id);
     match tokio::time::timeout(within, asked).await {
         Ok(Ok(resource)) => Some(resource),
@@ -86,7 +89,7 @@ pub async fn delete_cancelled<A: IvsApi, C: CloudFormationApi>(
     ask_within: Duration,
 ) -> Answer {
     let owner = Owner::of(identity);
-    let held = ask(cloudformation, identity, ask_within)
+    let held = ask(cloudformation, identity, ask_within, calls.deadline())
         .await
         .and_then(|resource| resource.physical_id)
         .filter(|id| id != made_up_id && is_recording_configuration_arn(id));
@@ -276,16 +279,19 @@ mod tests {
 
     #[tokio::test]
     async fn cloudformation_that_never_answers_is_given_up_on_in_time() {
-        let answer = tokio::time::timeout(
-            Duration::from_secs(1),
-            ask(
-                &FakeCloudFormation::hanging(),
-                &identity("Recording"),
-                Duration::from_millis(50),
-            ),
-        )
-        .await
-        .expect("ask outlived its bound");
-        assert_eq!(answer, None);
+        let hanging = FakeCloudFormation::hanging();
+        let recording = identity("Recording");
+        for (within, deadline) in [
+            (Duration::from_millis(50), deadline(60_000)),
+            (Duration::from_secs(60), deadline(150)),
+        ] {
+            let answer = tokio::time::timeout(
+                Duration::from_secs(1),
+                ask(&hanging, &recording, within, &deadline),
+            )
+            .await
+            .expect("ask outlived its bound or the deadline");
+            assert_eq!(answer, None);
+        }
     }
 }

@@ -121,10 +121,15 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
     /// What CloudFormation shows of the resource, if it no longer waits for an answer naming
     /// `arn`.
     async fn stopped_waiting(&self, arn: &str) -> Option<StackResource> {
-        let within = self.ask_within.min(self.calls.deadline().work_left());
-        cancelled::ask(self.cloudformation, self.identity, within)
-            .await
-            .filter(|resource| cancelled::stopped_waiting(self.awaited, resource, arn))
+        let deadline = self.calls.deadline();
+        cancelled::ask(
+            self.cloudformation,
+            self.identity,
+            self.ask_within,
+            deadline,
+        )
+        .await
+        .filter(|resource| cancelled::stopped_waiting(self.awaited, resource, arn))
     }
 
     /// CloudFormation gave up on the resource: an answer would be ignored and the configuration
@@ -136,11 +141,8 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
         };
         warn!(arn, status = %resource.status, "CloudFormation no longer waits for this resource; deleting its configuration");
         let reason = format!("CloudFormation stopped waiting for this resource (it shows {shown}: the stack cancelled the operation, e.g. because another resource failed), so no stack would own recording configuration {arn}");
-        match self.calls.for_cleanup().delete(arn).await {
-            Ok(()) => self.failed(format!("{reason}. It was deleted; nothing is left behind")),
-            Err(e) if e.is_not_found() => self.failed(format!(
-                "{reason}. It no longer exists; nothing is left behind"
-            )),
+        match self.delete_made(arn).await {
+            Ok(gone) => self.failed(format!("{reason}. {gone}")),
             Err(e) => self.failed(format!(
                 "{reason}. Deleting it failed ({e}): delete it by hand"
             )),
@@ -259,15 +261,8 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
 
     /// After a create went wrong: delete what was made, then say what is left.
     async fn clean_up(&self, arn: &str, reason: String) -> Answer {
-        let cleanup = self.calls.for_cleanup();
-        match cleanup.delete(arn).await {
-            Ok(()) => {
-                info!(arn, "deleted the configuration that did not become ACTIVE");
-                self.failed(format!("{reason}. It was deleted; nothing is left behind"))
-            }
-            Err(e) if e.is_not_found() => self.failed(format!(
-                "{reason}. It no longer exists; nothing is left behind"
-            )),
+        match self.delete_made(arn).await {
+            Ok(gone) => self.failed(format!("{reason}. {gone}")),
             Err(e) if self.replacing => self.failed(format!(
                 "{reason}. Deleting it failed ({e}): delete recording configuration {arn} by hand"
             )),
@@ -276,6 +271,19 @@ impl<A: IvsApi, C: CloudFormationApi> CreateFlow<'_, '_, A, C> {
                 arn,
                 format!("{reason}. Deleting it failed ({e}); the stack's rollback will delete it"),
             ),
+        }
+    }
+
+    /// Deletes a configuration this request made, with the clean-up's own time; what a Reason
+    /// says of it once gone.
+    async fn delete_made(&self, arn: &str) -> Result<&'static str, IvsError> {
+        match self.calls.for_cleanup().delete(arn).await {
+            Ok(()) => {
+                info!(arn, "deleted the configuration this request made");
+                Ok("It was deleted; nothing is left behind")
+            }
+            Err(e) if e.is_not_found() => Ok("It no longer exists; nothing is left behind"),
+            Err(e) => Err(e),
         }
     }
 }
@@ -303,6 +311,15 @@ mod tests {
             request_id: "req-1".into(),
             logical_resource_id: "Recording".into(),
         }
+    }
+
+    fn assert_succeeded(done: &Acted) {
+        assert_eq!(
+            done.answer.status,
+            AnswerStatus::Success,
+            "{:?}",
+            done.answer
+        );
     }
 
     async fn run(ivs: &FakeIvs, replacing: bool) -> Acted {
@@ -390,12 +407,7 @@ mod tests {
         ] {
             let ivs = FakeIvs::new().stabilizing(1, State::Active);
             let done = run_asking(&ivs, &cloudformation, false).await;
-            assert_eq!(
-                done.answer.status,
-                AnswerStatus::Success,
-                "{:?}",
-                done.answer
-            );
+            assert_succeeded(&done);
             assert_eq!(cloudformation.calls(), 1);
         }
     }
@@ -412,12 +424,7 @@ mod tests {
     async fn the_happy_path_lists_twice_creates_once_and_answers_the_arn() {
         let ivs = FakeIvs::new().stabilizing(2, State::Active);
         let done = run(&ivs, false).await;
-        assert_eq!(
-            done.answer.status,
-            AnswerStatus::Success,
-            "{:?}",
-            done.answer
-        );
+        assert_succeeded(&done);
         assert_eq!(ivs.arns(), vec![done.answer.physical_resource_id.clone()]);
         assert_eq!(done.answer.data["State"], "ACTIVE");
         assert_eq!(ivs.count(Operation::List), 2);
@@ -441,12 +448,7 @@ mod tests {
     async fn reads_that_lag_the_create_are_waited_for_and_nothing_is_deleted() {
         let ivs = FakeIvs::new().stabilizing(1, State::Active).lagging(4);
         let done = run(&ivs, false).await;
-        assert_eq!(
-            done.answer.status,
-            AnswerStatus::Success,
-            "{:?}",
-            done.answer
-        );
+        assert_succeeded(&done);
         assert_eq!(ivs.arns().len(), 1);
         assert_eq!(ivs.count(Operation::Delete), 0);
     }

@@ -6,9 +6,9 @@
 //! It goes through the connector and trust store the SDK clients use ([`crate::https`]).
 //! The URL's query string is the signature, a credential for the stack: it is never logged.
 
-use crate::https::Https;
+use crate::https::{self, Https};
 use crate::timing::backoff::BackoffPolicy;
-use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
@@ -192,9 +192,8 @@ impl AnswerSender {
         let request = HttpRequest::try_from(request).expect(
             "only header names that http 0.2 refuses fail the conversion, and this has none",
         );
-        // No connector timeouts: each attempt has its own, around the whole PUT.
         let response = Https
-            .connector(&HttpConnectorSettings::default())
+            .connector(&https::settings())
             .call(request)
             .await
             .map_err(|e| Attempt::Retry(error_chain(&e)))?;

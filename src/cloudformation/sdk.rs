@@ -1,7 +1,7 @@
 //! [`CloudFormationApi`] over `aws-sdk-cloudformation`.
 
 use super::{CloudFormationApi, CloudFormationError, StackResource};
-use crate::https::Https;
+use crate::https::{Https, CONNECT_TIMEOUT};
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::ResourceStatus;
 use aws_sdk_cloudformation::Client;
@@ -14,6 +14,12 @@ pub struct SdkCloudFormation {
 }
 
 impl SdkCloudFormation {
+    /// The timeouts the client calls with, which choose its connector.
+    #[cfg(test)]
+    pub(crate) fn timeout_config(&self) -> Option<aws_smithy_types::timeout::TimeoutConfig> {
+        self.client.config().timeout_config().cloned()
+    }
+
     /// The client the function uses, from a loaded SDK configuration: the process's HTTPS stack
     /// and one quick retry, since the question is asked within a second or two and an
     /// unanswered one is not an error.
@@ -27,7 +33,7 @@ impl SdkCloudFormation {
             )
             .timeout_config(
                 aws_sdk_cloudformation::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
+                    .connect_timeout(CONNECT_TIMEOUT)
                     .operation_timeout(Duration::from_secs(2))
                     .build(),
             )

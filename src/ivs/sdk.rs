@@ -2,7 +2,7 @@
 //! (adaptive mode: backoff, jitter and client-side rate limiting) inside it.
 
 use super::{CallCount, Channel, Configuration, IvsApi, IvsError, Marked, Operation};
-use crate::https::Https;
+use crate::https::{Https, CONNECT_TIMEOUT};
 use crate::ownership::{Marker, MARKER_TAG};
 use crate::properties::RecordingSpec;
 use aws_sdk_ivs::config::interceptors::FinalizerInterceptorContextRef;
@@ -26,6 +26,12 @@ pub struct SdkIvs {
 }
 
 impl SdkIvs {
+    /// The timeouts the client calls with, which choose its connector.
+    #[cfg(test)]
+    pub(crate) fn timeout_config(&self) -> Option<aws_smithy_types::timeout::TimeoutConfig> {
+        self.client.config().timeout_config().cloned()
+    }
+
     /// The client the function uses, from a loaded SDK configuration: the process's HTTPS stack,
     /// the SDK's adaptive retry mode, bounded timeouts, and a counter of its HTTP attempts.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
@@ -59,7 +65,7 @@ fn retry_config() -> aws_sdk_ivs::config::retry::RetryConfig {
 /// abandoned and retried by the SDK within the operation's time.
 fn timeout_config() -> aws_sdk_ivs::config::timeout::TimeoutConfig {
     aws_sdk_ivs::config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(10))
         .operation_timeout(Duration::from_secs(30))
         .build()

@@ -6,10 +6,10 @@
 //! The trust store is read through `rustls-native-certs`, once per process. Left to itself, that
 //! reads the platform's CA bundle and then every file of the certificate directories (on Debian,
 //! some 300 files of `/etc/ssl/certs`, the bundle's certificates over again), which from a cold
-//! page cache costs more than the rest of the start; [`choose_trust_store`] points it at the
-//! bundle file alone. Decoding even that takes over a millisecond: `main` has
-//! [`load_trust_store`] run on the thread that builds the clients, while the runtime asks Lambda
-//! for the first event.
+//! page cache costs more than the rest of the start; [`start`] points it at the bundle file
+//! alone. Decoding even that takes about a millisecond, so [`start`] reads it on a thread of its
+//! own while the rest of the process starts: the start does not wait for it, and a connection
+//! that needs the trust store before it is ready does.
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -91,8 +91,8 @@ impl HttpClient for Https {
 /// `/etc/pki/tls/certs/ca-bundle.crt` links to, on Debian `/etc/ssl/certs/ca-certificates.crt`),
 /// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` chooses one (an empty value chooses nothing). Call it
 /// first thing in `main`: setting an environment variable is only sound while no other thread
-/// runs.
-pub fn choose_trust_store() {
+/// runs. Then starts reading it.
+pub fn start() {
     let bundle = bundle_to_trust(
         std::env::var_os(CERT_FILE),
         std::env::var_os(CERT_DIR),
@@ -101,6 +101,7 @@ pub fn choose_trust_store() {
     if let Some(bundle) = bundle {
         std::env::set_var(CERT_FILE, bundle);
     }
+    load_trust_store_aside();
 }
 
 /// The connector settings of every client of the function: [`CONNECT_TIMEOUT`], and no read
@@ -111,10 +112,14 @@ pub fn settings() -> HttpConnectorSettings {
         .build()
 }
 
-/// Reads the trust store and builds the connector of [`settings`] with it, so that no
-/// connection waits for either; otherwise the first connection does it.
-pub fn load_trust_store() {
-    Https.connector(&settings());
+/// Reads the trust store and builds the connector of [`settings`] with it on a thread of its
+/// own, so that neither the start nor the first connection waits for either where a second core
+/// is free.
+fn load_trust_store_aside() {
+    // Where no thread can be started, the first connection builds the connector itself.
+    let _ = std::thread::Builder::new()
+        .name("trust-store".into())
+        .spawn(|| Https.connector(&settings()));
 }
 
 /// The file `SSL_CERT_FILE` is to name, given its value and `SSL_CERT_DIR`'s: `bundle`'s, unless

@@ -11,13 +11,12 @@
 //!   waits out throttling and IAM propagation within the deadline);
 //! - the answer: [`answer`] (its body, and the PUT to the ResponseURL);
 //! - around it all: [`handler`], [`config`], [`timing`], [`metrics`], [`logging`];
-//! - the process: [`clients`] and [`https`], built aside by [`background`].
+//! - the process: [`clients`] and [`https`].
 #![warn(missing_docs)]
 
 pub mod actions;
 pub mod answer;
 pub mod arn;
-pub mod background;
 pub mod clients;
 pub mod cloudformation;
 pub mod config;

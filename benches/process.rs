@@ -8,6 +8,10 @@
 //! BENCH_BINARY=/path/to/cfn-ivs-recording cargo bench --bench process   # another build of it
 //! ```
 //!
+//! `BENCH_BINARY` wants a copy made right after `cargo build --release`: building this bench
+//! (`cargo bench`, `--no-run` too) writes `target/release/cfn-ivs-recording` over with the
+//! dev-dependencies' features unified in, which is not the binary that gets deployed.
+//!
 //! Unless given `BENCH_BINARY`, the bench first runs `cargo build --release --bin
 //! cfn-ivs-recording` (a no-op when the binary is up to date), and unless given
 //! `BENCH_EMPTY_BINARY`, it builds the floor, `../shared/anchors/empty-lambda-function` (an empty

@@ -31,11 +31,6 @@ use tokio::sync::Semaphore;
 const LONG: Duration = Duration::from_secs(10);
 /// For hangs, timeouts and throttling: 1.2 s of work time, then the 0.8 s safety margin.
 const SHORT: Duration = Duration::from_secs(2);
-/// The function's default safety margin, and after it the same 1.2 s of work time as `SHORT`:
-/// where a case's last call runs in the margin's clean-up slice (a third of it), the slice the
-/// function has when deployed (1.67 s), not 266 ms that two busy cores can overrun.
-const DEFAULT_MARGIN: Duration = Duration::from_secs(5);
-const SHORT_BEFORE_DEFAULT_MARGIN: Duration = Duration::from_millis(6_200);
 /// Less than `fast_config()`'s 800 ms safety margin.
 const CLOSE: Duration = Duration::from_millis(500);
 /// For throttling that never ends: 2.2 s of work time, room for a few rounds of backoff.
@@ -227,8 +222,8 @@ fn delete_cases() -> Vec<Case> {
         // IVS's own conflict, under its Delete quota: the retries are throttled too.
         Case::new(k, row::CHANNELS, "a channel records with the configuration")
             .channels(["studio-a"])
-            .left(SHORT_BEFORE_DEFAULT_MARGIN)
-            .margin(DEFAULT_MARGIN)
+            .left(SHORT)
+            .default_margin()
             .expect(
                 unchanged(k)
                     .reason([
@@ -246,8 +241,8 @@ fn delete_cases() -> Vec<Case> {
             "seven channels record with the configuration",
         )
         .channels(["ch-1", "ch-2", "ch-3", "ch-4", "ch-5", "ch-6", "ch-7"])
-        .left(SHORT_BEFORE_DEFAULT_MARGIN)
-        .margin(DEFAULT_MARGIN)
+        .left(SHORT)
+        .default_margin()
         // Which five is up to IVS's order.
         .expect(
             unchanged(k)
@@ -1075,9 +1070,14 @@ impl Case {
         self.left = left;
         self
     }
-    /// The handler's safety margin (`fast_config()`: 800 ms).
-    fn margin(mut self, margin: Duration) -> Case {
-        self.config.safety_margin = margin;
+    /// The function's default safety margin instead of `fast_config()`'s, with the time left
+    /// (set by `left` before) grown by the difference, so that the work time stays the same.
+    /// For a case whose last call runs in the margin's clean-up slice (a third of it): it gets the
+    /// slice a deployed function has (1.67 s), not 266 ms that two busy cores can overrun.
+    fn default_margin(mut self) -> Case {
+        let default = HandlerConfig::default().safety_margin;
+        self.left += default - self.config.safety_margin;
+        self.config.safety_margin = default;
         self
     }
     fn deliveries(mut self, d: Deliveries) -> Case {
